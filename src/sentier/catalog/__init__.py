@@ -1,0 +1,72 @@
+"""The software catalog: Backstage descriptors in, entities and relations out, owners for all.
+
+Public names of the catalog domain; other packages import from here only.
+"""
+
+from sentier.catalog.discovery import walk_descriptors
+from sentier.catalog.ingest import IngestReport, ingest_source
+from sentier.catalog.problems import CatalogError, Problem
+from sentier.catalog.queries import (
+    Dangling,
+    EntityFilter,
+    Graph,
+    Page,
+    RelationRow,
+    as_backstage,
+    counts_by_kind,
+    dangling_relations,
+    dependency_edges,
+    descendant_groups,
+    entity_graph,
+    facets,
+    find_entity,
+    get_entity,
+    list_entities,
+    owned_by_group,
+    relations_for,
+    relations_of,
+    resolve_ref,
+    search,
+    system_graph,
+)
+from sentier.catalog.reader import ParsedFile, read_descriptor
+from sentier.catalog.refs import DEFAULT_NAMESPACE, EntityRef, RefError, parse_ref
+from sentier.catalog.relations import RELATION_TYPES
+from sentier.catalog.validate import validate_document
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "RELATION_TYPES",
+    "CatalogError",
+    "Dangling",
+    "EntityFilter",
+    "EntityRef",
+    "Graph",
+    "IngestReport",
+    "Page",
+    "ParsedFile",
+    "Problem",
+    "RefError",
+    "RelationRow",
+    "as_backstage",
+    "counts_by_kind",
+    "dangling_relations",
+    "dependency_edges",
+    "descendant_groups",
+    "entity_graph",
+    "facets",
+    "find_entity",
+    "get_entity",
+    "ingest_source",
+    "list_entities",
+    "owned_by_group",
+    "parse_ref",
+    "read_descriptor",
+    "relations_for",
+    "relations_of",
+    "resolve_ref",
+    "search",
+    "system_graph",
+    "validate_document",
+    "walk_descriptors",
+]

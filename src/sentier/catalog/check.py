@@ -1,0 +1,70 @@
+"""Validation without writes: what ``sentier catalog validate`` and pre-commit hooks run."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sentier.catalog.discovery import walk_descriptors
+from sentier.catalog.problems import Problem
+from sentier.catalog.reader import read_descriptor
+
+
+@dataclass
+class CheckResult:
+    files: int = 0
+    entities: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+def check_paths(roots: Sequence[Path]) -> CheckResult:
+    """Read every descriptor reachable from ``roots`` (Locations followed) and report problems."""
+    result = CheckResult()
+    seen_files: set[str] = set()
+    seen_entities: dict[str, str] = {}
+    queue: deque[Path] = deque()
+    for root in roots:
+        if not root.exists():
+            result.problems.append(Problem("error", "no such file or directory", file=str(root)))
+            continue
+        queue.extend(walk_descriptors(root))
+    while queue:
+        path = queue.popleft()
+        if str(path) in seen_files:
+            continue
+        seen_files.add(str(path))
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            result.problems.append(
+                Problem("error", f"cannot read: {error.strerror}", file=str(path))
+            )
+            continue
+        parsed = read_descriptor(path, data)
+        result.problems.extend(parsed.problems)
+        for entity in parsed.entities:
+            first = seen_entities.get(entity.key)
+            if first:
+                result.problems.append(
+                    Problem(
+                        "error",
+                        f"duplicate entity {entity.key}, already defined at {first}",
+                        file=parsed.path,
+                        line=entity.line,
+                        field="metadata.name",
+                        entity_ref=entity.key,
+                        code="duplicate",
+                    )
+                )
+                continue
+            seen_entities[entity.key] = f"{parsed.path}:{entity.line}"
+            result.entities += 1
+        queue.extend(Path(target) for target in parsed.location_targets)
+    result.files = len(seen_files)
+    return result

@@ -1,0 +1,27 @@
+"""Which files a catalog source is made of: walked directories plus followed Location targets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+DESCRIPTOR_NAMES = ("catalog-info.yaml", "catalog-info.yml")
+DESCRIPTOR_SUFFIXES = (".catalog.yaml", ".catalog.yml")
+SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".terraform"})
+
+
+def is_descriptor_name(name: str) -> bool:
+    return name in DESCRIPTOR_NAMES or name.endswith(DESCRIPTOR_SUFFIXES)
+
+
+def walk_descriptors(root: Path) -> Iterator[Path]:
+    """Descriptor files under ``root`` in a stable order (a file given directly is yielded)."""
+    if root.is_file():
+        yield root.resolve()
+        return
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            if is_descriptor_name(name):
+                yield (Path(directory) / name).resolve()

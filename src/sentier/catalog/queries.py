@@ -1,0 +1,433 @@
+"""Read side of the catalog: lookups, filters, relations, graphs and ownership.
+
+Every function takes a session and returns plain data, so the API, the portal, the CLI and
+the other domains (FinOps allocation, AIOps correlation) share one implementation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from sentier.catalog.descriptors import locate_in_file
+from sentier.catalog.refs import EntityRef, RefError, parse_ref
+from sentier.catalog.relations import (
+    API_PROVIDED_BY,
+    CONSUMES_API,
+    DEPENDS_ON,
+    HAS_PART,
+    PARENT_OF,
+    PART_OF,
+    PROVIDES_API,
+    derive,
+)
+from sentier.store.models import CatalogFile, Entity, EntitySearch, Relation
+
+_Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
+
+
+@dataclass(frozen=True, slots=True)
+class RelationRow:
+    type: str
+    target_ref: str
+
+
+def relations_of(session: Session, ref: str) -> list[RelationRow]:
+    """Relations of an entity as Backstage shows them: distinct, sorted by type then target."""
+    rows = session.execute(
+        select(Relation.type, Relation.target_ref)
+        .where(Relation.source_ref == ref)
+        .distinct()
+        .order_by(Relation.type, Relation.target_ref)
+    )
+    return [RelationRow(t, target) for t, target in rows]
+
+
+def relations_for(session: Session, refs: Sequence[str]) -> dict[str, list[RelationRow]]:
+    """Relations of many entities in one query (list pages)."""
+    out: dict[str, list[RelationRow]] = defaultdict(list)
+    for start in range(0, len(refs), 500):
+        rows = session.execute(
+            select(Relation.source_ref, Relation.type, Relation.target_ref)
+            .where(Relation.source_ref.in_(refs[start : start + 500]))
+            .distinct()
+            .order_by(Relation.source_ref, Relation.type, Relation.target_ref)
+        )
+        for source, rel_type, target in rows:
+            out[source].append(RelationRow(rel_type, target))
+    return out
+
+
+def as_backstage(entity: Entity, relations: Iterable[RelationRow]) -> dict[str, Any]:
+    """The entity in Backstage's JSON shape: metadata with ``uid``, ``relations`` with targetRef."""
+    body = dict(entity.body)
+    metadata = dict(body.get("metadata") or {})
+    metadata["uid"] = entity.id
+    metadata.setdefault("etag", entity.content_hash)
+    body["metadata"] = metadata
+    body["relations"] = [{"type": r.type, "targetRef": r.target_ref} for r in relations]
+    return body
+
+
+def resolve_ref(ref: str, *, default_kind: str | None = None) -> str:
+    """Normalise a user-given reference (``payments-api``, ``API:payments-api``) to its key."""
+    return parse_ref(ref, default_kind=default_kind).key
+
+
+def get_entity(session: Session, ref: str) -> Entity | None:
+    return session.scalar(select(Entity).where(Entity.ref == ref.lower()))
+
+
+def find_entity(session: Session, ref: str) -> Entity | None:
+    """An entity by a possibly partial reference; without a kind, a unique name match wins."""
+    try:
+        return get_entity(session, parse_ref(ref).key)
+    except RefError:
+        pass
+    try:
+        partial = parse_ref(ref, default_kind="*")
+    except RefError:
+        return None
+    matches = session.scalars(
+        select(Entity)
+        .where(Entity.namespace == partial.namespace, func.lower(Entity.name) == partial.name)
+        .limit(2)
+    ).all()
+    return matches[0] if len(matches) == 1 else None
+
+
+@dataclass
+class EntityFilter:
+    """Filters on the catalog; every field narrows the result (AND), values within one OR."""
+
+    kinds: list[str] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    lifecycles: list[str] = field(default_factory=list)
+    owners: list[str] = field(default_factory=list)
+    systems: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # "key=value" or "key"
+    annotations: list[str] = field(default_factory=list)  # "key=value" or "key"
+    text: str | None = None
+    # Backstage-style generic filters: key -> accepted values (empty: key must exist).
+    fields: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _search_match(key: str, values: Sequence[str]) -> Any:
+    condition = and_(EntitySearch.entity_id == Entity.id, EntitySearch.key == key.lower())
+    if values:
+        condition = and_(condition, EntitySearch.value.in_([v.lower() for v in values]))
+    return exists().where(condition)
+
+
+def _key_values(items: Sequence[str], prefix: str) -> list[Any]:
+    conditions = []
+    for item in items:
+        key, _, value = item.partition("=")
+        conditions.append(_search_match(f"{prefix}.{key}", [value] if value else []))
+    return conditions
+
+
+def filtered(query: _Q, flt: EntityFilter) -> _Q:
+    """Apply ``flt`` to a query over ``Entity``."""
+    if flt.kinds:
+        query = query.where(func.lower(Entity.kind).in_([k.lower() for k in flt.kinds]))
+    if flt.namespaces:
+        query = query.where(Entity.namespace.in_([n.lower() for n in flt.namespaces]))
+    if flt.types:
+        query = query.where(func.lower(Entity.spec_type).in_([t.lower() for t in flt.types]))
+    if flt.lifecycles:
+        query = query.where(func.lower(Entity.lifecycle).in_([lc.lower() for lc in flt.lifecycles]))
+    if flt.owners:
+        query = query.where(Entity.owner_ref.in_([_ref_or_raw(o, "group") for o in flt.owners]))
+    if flt.systems:
+        query = query.where(Entity.system_ref.in_([_ref_or_raw(s, "system") for s in flt.systems]))
+    for tag in flt.tags:
+        query = query.where(_search_match("metadata.tags", [tag]))
+    for condition in _key_values(flt.labels, "metadata.labels"):
+        query = query.where(condition)
+    for condition in _key_values(flt.annotations, "metadata.annotations"):
+        query = query.where(condition)
+    for key, values in flt.fields.items():
+        lowered = key.lower()
+        if lowered == "kind":
+            query = query.where(func.lower(Entity.kind).in_([v.lower() for v in values]))
+        else:
+            query = query.where(_search_match(lowered, values))
+    if flt.text:
+        for word in flt.text.lower().split():
+            query = query.where(Entity.search_text.contains(word, autoescape=True))
+    return query
+
+
+def _ref_or_raw(value: str, default_kind: str) -> str:
+    try:
+        return parse_ref(value, default_kind=default_kind).key
+    except RefError:
+        return value.lower()
+
+
+@dataclass
+class Page:
+    items: list[Entity]
+    total: int | None
+    next_cursor: str | None
+
+
+def list_entities(
+    session: Session,
+    flt: EntityFilter | None = None,
+    *,
+    limit: int = 100,
+    after: str | None = None,
+    with_total: bool = False,
+) -> Page:
+    """A page of entities ordered by reference; ``after`` is the cursor of the previous page."""
+    flt = flt or EntityFilter()
+    query = filtered(select(Entity), flt)
+    total = None
+    if with_total:
+        total = session.scalar(filtered(select(func.count()).select_from(Entity), flt))
+    if after:
+        query = query.where(Entity.ref > after)
+    items = list(session.scalars(query.order_by(Entity.ref).limit(limit + 1)))
+    next_cursor = items[limit - 1].ref if len(items) > limit else None
+    return Page(items[:limit], total, next_cursor)
+
+
+def facets(session: Session, key: str, flt: EntityFilter | None = None) -> list[tuple[str, int]]:
+    """Distinct values of a search key with their entity counts (``spec.type``, ``kind``...)."""
+    flt = flt or EntityFilter()
+    key = key.lower()
+    if key == "kind":
+        by_kind = filtered(select(Entity.kind, func.count()).group_by(Entity.kind), flt)
+        rows = session.execute(by_kind).all()
+        return sorted(((k, n) for k, n in rows), key=lambda r: (-r[1], r[0]))
+    by_value = filtered(
+        select(EntitySearch.value, func.count(func.distinct(EntitySearch.entity_id)))
+        .join(Entity, Entity.id == EntitySearch.entity_id)
+        .where(EntitySearch.key == key, EntitySearch.value.is_not(None))
+        .group_by(EntitySearch.value),
+        flt,
+    )
+    values = [(str(v), n) for v, n in session.execute(by_value).all()]
+    return sorted(values, key=lambda r: (-r[1], r[0]))
+
+
+def counts_by_kind(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Entity.kind, func.count()).group_by(Entity.kind)).tuples())
+
+
+# -- ownership --------------------------------------------------------------------------------
+
+
+def descendant_groups(session: Session, group_ref: str) -> list[str]:
+    """The group and every group below it (through parentOf), cycle-safe."""
+    seen = [group_ref]
+    queue = deque([group_ref])
+    known = {group_ref}
+    while queue:
+        current = queue.popleft()
+        children = session.scalars(
+            select(Relation.target_ref)
+            .where(Relation.source_ref == current, Relation.type == PARENT_OF)
+            .distinct()
+        )
+        for child in children:
+            if child not in known:
+                known.add(child)
+                seen.append(child)
+                queue.append(child)
+    return seen
+
+
+def owned_by_group(session: Session, group_ref: str, *, recursive: bool = True) -> list[Entity]:
+    """Everything a group owns directly and, when ``recursive``, through its child groups."""
+    groups = descendant_groups(session, group_ref) if recursive else [group_ref]
+    return list(
+        session.scalars(select(Entity).where(Entity.owner_ref.in_(groups)).order_by(Entity.ref))
+    )
+
+
+# -- graphs ----------------------------------------------------------------------------------
+
+DEPENDENCY_TYPES = (DEPENDS_ON, CONSUMES_API, PROVIDES_API, PART_OF)
+
+
+@dataclass
+class Graph:
+    nodes: dict[str, dict[str, Any]]
+    edges: list[tuple[str, str, str]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "nodes": [{"ref": ref, **data} for ref, data in sorted(self.nodes.items())],
+            "edges": [{"source": s, "type": t, "target": o} for s, t, o in sorted(self.edges)],
+        }
+
+
+def _node_data(session: Session, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
+    refs = list(refs)
+    data: dict[str, dict[str, Any]] = {
+        ref: {"exists": False, "kind": ref.split(":", 1)[0], "title": None} for ref in refs
+    }
+    for start in range(0, len(refs), 500):
+        columns = (Entity.ref, Entity.kind, Entity.title, Entity.name, Entity.spec_type)
+        rows = session.execute(
+            select(*columns, Entity.owner_ref).where(Entity.ref.in_(refs[start : start + 500]))
+        )
+        for ref, kind, title, name, spec_type, owner in rows:
+            data[ref] = {
+                "exists": True,
+                "kind": kind,
+                "title": title or name,
+                "type": spec_type,
+                "owner": owner,
+            }
+    return data
+
+
+def system_graph(session: Session, system_ref: str) -> Graph:
+    """The dependency graph of a system: its parts and how they depend on each other.
+
+    Edges leaving the system are kept, their targets marked ``external``; missing targets are
+    marked ``exists: false`` (dangling), so AIOps can still reason about them.
+    """
+    members = set(
+        session.scalars(
+            select(Relation.target_ref)
+            .where(Relation.source_ref == system_ref, Relation.type == HAS_PART)
+            .distinct()
+        )
+    )
+    edges: set[tuple[str, str, str]] = set()
+    if members:
+        member_list = sorted(members)
+        for start in range(0, len(member_list), 500):
+            rows = session.execute(
+                select(Relation.source_ref, Relation.type, Relation.target_ref)
+                .where(
+                    Relation.source_ref.in_(member_list[start : start + 500]),
+                    Relation.type.in_((DEPENDS_ON, CONSUMES_API, PROVIDES_API)),
+                )
+                .distinct()
+            )
+            edges.update((s, t, o) for s, t, o in rows)
+    refs = members | {o for _, _, o in edges} | {system_ref}
+    nodes = _node_data(session, refs)
+    for ref, data in nodes.items():
+        data["external"] = ref not in members and ref != system_ref
+        data["role"] = "system" if ref == system_ref else "member"
+    edges.update((member, PART_OF, system_ref) for member in members)
+    return Graph(nodes, sorted(edges))
+
+
+def entity_graph(
+    session: Session,
+    ref: str,
+    *,
+    depth: int = 1,
+    types: Sequence[str] | None = None,
+    max_nodes: int = 500,
+) -> Graph:
+    """The neighbourhood of an entity through its relations, up to ``depth`` hops."""
+    seen = {ref}
+    frontier = [ref]
+    edges: set[tuple[str, str, str]] = set()
+    for _ in range(depth):
+        if not frontier or len(seen) >= max_nodes:
+            break
+        query = select(Relation.source_ref, Relation.type, Relation.target_ref).where(
+            Relation.source_ref.in_(frontier)
+        )
+        if types:
+            query = query.where(Relation.type.in_(list(types)))
+        next_frontier = []
+        for s, t, o in session.execute(query.distinct()):
+            edges.add((s, t, o))
+            if o not in seen and len(seen) < max_nodes:
+                seen.add(o)
+                next_frontier.append(o)
+        frontier = next_frontier
+    edges = {(s, t, o) for s, t, o in edges if s in seen and o in seen}
+    nodes = _node_data(session, seen)
+    for node_ref, data in nodes.items():
+        data["role"] = "root" if node_ref == ref else "neighbour"
+    return Graph(nodes, sorted(edges))
+
+
+def dependency_edges(session: Session) -> list[tuple[str, str]]:
+    """Every ``dependsOn``/``consumesApi`` edge (source depends on target), for correlation."""
+    rows = session.execute(
+        select(Relation.source_ref, Relation.target_ref)
+        .where(Relation.type.in_((DEPENDS_ON, CONSUMES_API, API_PROVIDED_BY)))
+        .distinct()
+    )
+    return [(s, o) for s, o in rows]
+
+
+# -- problems ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Dangling:
+    source_ref: str
+    type: str
+    target_ref: str
+    file: str | None
+    line: int | None
+    field: str | None
+
+
+def dangling_relations(session: Session, *, source_id: int | None = None) -> list[Dangling]:
+    """Outgoing relations whose target exists nowhere in the catalog."""
+    origin = aliased(Entity)
+    target = aliased(Entity)
+    query = (
+        select(
+            Relation.source_ref,
+            Relation.type,
+            Relation.target_ref,
+            origin.body,
+            origin.line,
+            CatalogFile.path,
+        )
+        .join(origin, origin.id == Relation.entity_id)
+        .outerjoin(CatalogFile, CatalogFile.id == origin.file_id)
+        .outerjoin(target, target.ref == Relation.target_ref)
+        .where(Relation.source_ref == origin.ref, target.id.is_(None))
+        .order_by(Relation.source_ref, Relation.type, Relation.target_ref)
+    )
+    if source_id is not None:
+        query = query.where(origin.source_id == source_id)
+    out = []
+    for source_ref, rel_type, target_ref, body, line, path in session.execute(query):
+        self_ref = parse_ref(source_ref)
+        derived, _ = derive(body, EntityRef(self_ref.kind, self_ref.namespace, self_ref.name))
+        where = next(
+            (d.field for d in derived if d.type == rel_type and d.target.key == target_ref), None
+        )
+        if path and where and line:
+            line = locate_in_file(path, line, where)
+        out.append(Dangling(source_ref, rel_type, target_ref, path, line, where))
+    return out
+
+
+def search(session: Session, text: str, *, limit: int = 20) -> list[Entity]:
+    """Full-text search over name, title, description and tags; exact name matches first."""
+    words = text.lower().split()
+    if not words:
+        return []
+    query = select(Entity)
+    for word in words:
+        query = query.where(Entity.search_text.contains(word, autoescape=True))
+    exact = func.lower(Entity.name) == text.lower().strip()
+    return list(
+        session.scalars(query.order_by(exact.desc(), Entity.kind, Entity.name).limit(limit))
+    )

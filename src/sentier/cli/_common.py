@@ -1,0 +1,44 @@
+"""What every command shares: the console, the store opened (and migrated) on first use, output."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any, NoReturn
+
+import typer
+import yaml
+from rich.console import Console
+from sqlalchemy import Engine
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def open_store() -> Engine:
+    """The configured database, with migrations applied when this code knows newer ones."""
+    from sentier.config import get_settings
+    from sentier.store import ensure_current, get_engine
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    engine = get_engine()
+    try:
+        ensure_current(engine)
+    except Exception as error:
+        fail(f"cannot open the database {engine.url.render_as_string(hide_password=True)}: {error}")
+    return engine
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def print_yaml(data: Any) -> None:
+    sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))

@@ -1,0 +1,8 @@
+"""Event types emitted by sentier, one constant per kind of change."""
+
+from __future__ import annotations
+
+CATALOG_ENTITY_ADDED = "io.sentier.catalog.entity.added"
+CATALOG_ENTITY_UPDATED = "io.sentier.catalog.entity.updated"
+CATALOG_ENTITY_REMOVED = "io.sentier.catalog.entity.removed"
+CATALOG_INGESTION_FAILED = "io.sentier.catalog.ingestion.failed"

@@ -1,0 +1,23 @@
+"""SQLAlchemy models of every domain, registered on one metadata for Alembic."""
+
+from sentier.store.models.base import Base, JSONType, utcnow
+from sentier.store.models.catalog import (
+    CatalogFile,
+    CatalogSource,
+    Entity,
+    EntitySearch,
+    Relation,
+)
+from sentier.store.models.events import OutboxEvent
+
+__all__ = [
+    "Base",
+    "CatalogFile",
+    "CatalogSource",
+    "Entity",
+    "EntitySearch",
+    "JSONType",
+    "OutboxEvent",
+    "Relation",
+    "utcnow",
+]
