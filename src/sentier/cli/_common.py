@@ -26,7 +26,7 @@ def open_store() -> Engine:
     engine = get_engine()
     try:
         ensure_current(engine)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - shown to the user as one clear message
         fail(f"cannot open the database {engine.url.render_as_string(hide_password=True)}: {error}")
     return engine
 

@@ -80,7 +80,7 @@ def ingest(
             try:
                 with session_scope(engine) as session:
                     report = ingest_source(session, [path], progress=advance, check_dangling=False)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - rolled back, reported, recorded
                 _record_failure(engine, str(path.resolve()), error)
                 fail(f"ingestion of {path} failed and was rolled back: {error}")
             reports.append(report)

@@ -18,7 +18,7 @@ def upgrade() -> None:
     engine = get_engine()
     try:
         apply(engine)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - shown to the user as one clear message
         fail(f"migration failed: {error}")
     console.print(
         f"database at [bold]{engine.url.render_as_string(hide_password=True)}[/] is up to date"
