@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sentier.catalog.descriptors import locate_in_file
 from sentier.catalog.discovery import walk_descriptors
 from sentier.catalog.problems import Problem
 from sentier.catalog.reader import read_descriptor
@@ -56,7 +57,7 @@ def check_paths(roots: Sequence[Path]) -> CheckResult:
                         "error",
                         f"duplicate entity {entity.key}, already defined at {first}",
                         file=parsed.path,
-                        line=entity.line,
+                        line=locate_in_file(parsed.path, entity.line, "metadata.name"),
                         field="metadata.name",
                         entity_ref=entity.key,
                         code="duplicate",

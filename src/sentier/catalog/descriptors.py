@@ -76,6 +76,9 @@ def parse_documents(text: str) -> Iterator[RawDocument]:
             document.data = yaml.load(chunk, Loader=_Loader)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
+            last_line = len(chunk.rstrip().splitlines()) - 1
+            if error.context_mark and mark and mark.line > last_line:
+                mark = error.context_mark  # ran off the end: point where the construct began
             document.error = f"YAML syntax error: {error.problem or error}"
             if error.context and error.problem:
                 document.error = f"YAML syntax error: {error.problem} ({error.context})"

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from sentier import events
+from sentier.catalog.descriptors import locate_in_file
 from sentier.catalog.discovery import walk_descriptors
 from sentier.catalog.problems import Problem
 from sentier.catalog.reader import ParsedEntity, ParsedFile, read_descriptor
@@ -131,6 +132,7 @@ class _Reconciler:
                     CatalogFile.dependencies,
                     CatalogFile.location_targets,
                     CatalogFile.problems,
+                    CatalogFile.entity_count,
                 ).where(CatalogFile.source_id == source.id)
             )
         }
@@ -180,6 +182,7 @@ class _Reconciler:
             stored = self.stored_files.get(key)
             if stored is not None and self._is_unchanged(stored, hashlib.sha256(data).hexdigest()):
                 self.unchanged_file_ids.add(stored.id)
+                self.report.unchanged += stored.entity_count
                 self.report.problems.extend(Problem.from_dict(p) for p in stored.problems or [])
                 queue.extend((Path(t), origin) for t in stored.location_targets or [])
             else:
@@ -197,8 +200,10 @@ class _Reconciler:
         self.report.files_total = len(self.reached)
 
     def _upsert_files(self, batch: list[tuple[ParsedFile, int | None]]) -> list[int]:
-        ids: list[int] = []
-        for parsed, file_id in batch:
+        """Record the batch's files; new ones are inserted together and their ids read back."""
+        new_rows: dict[int, CatalogFile] = {}
+        updates: list[dict[str, Any]] = []
+        for index, (parsed, file_id) in enumerate(batch):
             values = {
                 "sha256": parsed.sha256,
                 "dependencies": parsed.dependencies or None,
@@ -208,16 +213,17 @@ class _Reconciler:
                 "read_at": self.now,
             }
             if file_id is None:
-                row = CatalogFile(source_id=self.source.id, path=parsed.path, **values)
-                self.session.add(row)
-                self.session.flush([row])
-                file_id = row.id
+                new_rows[index] = CatalogFile(source_id=self.source.id, path=parsed.path, **values)
             else:
-                self.session.execute(
-                    update(CatalogFile).where(CatalogFile.id == file_id).values(**values)
-                )
-            ids.append(file_id)
-        return ids
+                updates.append({"id": file_id, **values})
+        if new_rows:
+            self.session.add_all(new_rows.values())
+            self.session.flush()
+        if updates:
+            self.session.execute(update(CatalogFile), updates)
+        return [
+            new_rows[i].id if file_id is None else file_id for i, (_, file_id) in enumerate(batch)
+        ]
 
     def _write_batch(self, batch: list[tuple[ParsedFile, int | None]]) -> None:
         file_ids = self._upsert_files(batch)
@@ -264,7 +270,7 @@ class _Reconciler:
                 "error",
                 f"duplicate entity {entity.key}, already defined at {where}",
                 file=parsed.path,
-                line=entity.line,
+                line=locate_in_file(parsed.path, entity.line, "metadata.name"),
                 field="metadata.name",
                 entity_ref=entity.key,
                 code="duplicate",
@@ -297,7 +303,7 @@ class _Reconciler:
                     "error",
                     f"conflict: {entity.key} is already provided by source {names[other]}",
                     file=parsed.path,
-                    line=entity.line,
+                    line=locate_in_file(parsed.path, entity.line, "metadata.name"),
                     field="metadata.name",
                     entity_ref=entity.key,
                     code="conflict",
@@ -404,11 +410,8 @@ class _Reconciler:
     def _bodies(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         bodies: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids):
-            bodies.update(
-                self.session.execute(
-                    select(Entity.id, Entity.body).where(Entity.id.in_(chunk))
-                ).tuples()
-            )
+            rows = self.session.execute(select(Entity.id, Entity.body).where(Entity.id.in_(chunk)))
+            bodies.update((entity_id, body) for entity_id, body in rows)
         return bodies
 
     # -- phase 2: remove what disappeared from the source -----------------------------------

@@ -6,9 +6,11 @@ what a descriptor said (including fields these models do not know) is stored unc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,6 +23,36 @@ from sentier.catalog import formats
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 RefList = list[NonEmpty]
+
+
+def _check(predicate: Callable[[str], bool], describe: Callable[[str], str]) -> AfterValidator:
+    def validate(value: str) -> str:
+        if not predicate(value):
+            raise ValueError(describe(value))
+        return value
+
+    return AfterValidator(validate)
+
+
+Tag = Annotated[
+    str,
+    _check(
+        formats.is_valid_tag,
+        lambda v: (
+            f'tag "{v}" is not valid; expected lower-case sequences of [a-z0-9:+#] '
+            "separated by [-], at most 63 characters"
+        ),
+    ),
+]
+LabelKey = Annotated[
+    str, _check(formats.is_valid_prefixed_key, lambda v: f'"{v}" is not a valid label key')
+]
+LabelValue = Annotated[
+    str, _check(formats.is_valid_label_value, lambda v: f'"{v}" is not a valid label value')
+]
+AnnotationKey = Annotated[
+    str, _check(formats.is_valid_prefixed_key, lambda v: f'"{v}" is not a valid annotation key')
+]
 
 
 class _Strict(BaseModel):
@@ -40,9 +72,9 @@ class Metadata(_Strict):
     namespace: str = "default"
     title: NonEmpty | None = None
     description: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    annotations: dict[AnnotationKey, str] = Field(default_factory=dict)
+    tags: list[Tag] = Field(default_factory=list)
     links: list[Link] = Field(default_factory=list)
 
     @field_validator("name")
@@ -67,35 +99,6 @@ class Metadata(_Strict):
                 f'"{value}" is not valid; expected a string that is sequences of [a-z0-9] '
                 "separated by [-], at most 63 characters in total"
             )
-        return value
-
-    @field_validator("labels")
-    @classmethod
-    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, item in value.items():
-            if not formats.is_valid_prefixed_key(key):
-                raise ValueError(f'key "{key}" is not a valid label key')
-            if not formats.is_valid_label_value(item):
-                raise ValueError(f'value "{item}" of label "{key}" is not valid')
-        return value
-
-    @field_validator("annotations")
-    @classmethod
-    def _annotations(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not formats.is_valid_prefixed_key(key):
-                raise ValueError(f'key "{key}" is not a valid annotation key')
-        return value
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, value: list[str]) -> list[str]:
-        for tag in value:
-            if not formats.is_valid_tag(tag):
-                raise ValueError(
-                    f'tag "{tag}" is not valid; expected lower-case sequences of [a-z0-9:+#] '
-                    "separated by [-], at most 63 characters"
-                )
         return value
 
 

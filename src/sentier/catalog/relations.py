@@ -18,40 +18,23 @@ PROVIDES_API, API_PROVIDED_BY = "providesApi", "apiProvidedBy"
 CONSUMES_API, API_CONSUMED_BY = "consumesApi", "apiConsumedBy"
 MEMBER_OF, HAS_MEMBER = "memberOf", "hasMember"
 PARENT_OF, CHILD_OF = "parentOf", "childOf"
+# AiResource relations, as Backstage's AiResource catalog model layer defines them.
+HAS_SKILL, SKILL_OF = "hasSkill", "skillOf"
+HAS_PLUGIN, PLUGIN_OF = "hasPlugin", "pluginOf"
 
-RELATION_TYPES = (
-    OWNED_BY,
-    OWNER_OF,
-    PART_OF,
-    HAS_PART,
-    DEPENDS_ON,
-    DEPENDENCY_OF,
-    PROVIDES_API,
-    API_PROVIDED_BY,
-    CONSUMES_API,
-    API_CONSUMED_BY,
-    MEMBER_OF,
-    HAS_MEMBER,
-    PARENT_OF,
-    CHILD_OF,
+PAIRS = (
+    (OWNED_BY, OWNER_OF),
+    (PART_OF, HAS_PART),
+    (DEPENDS_ON, DEPENDENCY_OF),
+    (PROVIDES_API, API_PROVIDED_BY),
+    (CONSUMES_API, API_CONSUMED_BY),
+    (MEMBER_OF, HAS_MEMBER),
+    (PARENT_OF, CHILD_OF),
+    (HAS_SKILL, SKILL_OF),
+    (HAS_PLUGIN, PLUGIN_OF),
 )
-
-INVERSE = {
-    OWNED_BY: OWNER_OF,
-    OWNER_OF: OWNED_BY,
-    PART_OF: HAS_PART,
-    HAS_PART: PART_OF,
-    DEPENDS_ON: DEPENDENCY_OF,
-    DEPENDENCY_OF: DEPENDS_ON,
-    PROVIDES_API: API_PROVIDED_BY,
-    API_PROVIDED_BY: PROVIDES_API,
-    CONSUMES_API: API_CONSUMED_BY,
-    API_CONSUMED_BY: CONSUMES_API,
-    MEMBER_OF: HAS_MEMBER,
-    HAS_MEMBER: MEMBER_OF,
-    PARENT_OF: CHILD_OF,
-    CHILD_OF: PARENT_OF,
-}
+INVERSE = {a: b for a, b in PAIRS} | {b: a for a, b in PAIRS}
+RELATION_TYPES = tuple(INVERSE)
 
 _OWNER = ("owner", "Group", OWNED_BY)
 _SYSTEM = ("system", "System", PART_OF)
@@ -80,14 +63,13 @@ RULES: dict[str, tuple[tuple[str, str | None, str], ...]] = {
         ("members", "User", HAS_MEMBER),
     ),
     "Template": (_OWNER,),
-    # AiResource: owner and system as for other kinds; a plugin holds its skills and a
-    # marketplace its plugins, which we express as hasPart (the same shape as subcomponents).
+    # AiResource: a plugin holds skills, a marketplace holds plugins, a skill depends on skills.
     "AiResource": (
         _OWNER,
         _SYSTEM,
-        ("skills", "AiResource", HAS_PART),
-        ("plugins", "AiResource", HAS_PART),
-        _DEPENDS,
+        ("skills", "AiResource", HAS_SKILL),
+        ("plugins", "AiResource", HAS_PLUGIN),
+        ("dependsOn", "AiResource", DEPENDS_ON),
     ),
 }
 

@@ -35,6 +35,8 @@ class FieldIssue:
 def _path(loc: tuple[Any, ...], prefix: str) -> str:
     out = prefix
     for part in loc:
+        if part == "[key]":
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
