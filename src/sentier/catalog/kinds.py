@@ -7,7 +7,7 @@ what a descriptor said (including fields these models do not know) is stored unc
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -160,24 +160,30 @@ class DomainSpec(_Strict):
     type: NonEmpty | None = None
 
 
+class Profile(_Strict):
+    displayName: NonEmpty | None = None
+    email: NonEmpty | None = None
+    picture: NonEmpty | None = None
+
+
 class GroupSpec(_Strict):
     type: NonEmpty
     children: RefList
     parent: NonEmpty | None = None
     members: RefList | None = None
-    profile: dict[str, Any] | None = None
+    profile: Profile | None = None
 
 
 class UserSpec(_Strict):
     memberOf: RefList
-    profile: dict[str, Any] | None = None
+    profile: Profile | None = None
 
 
 class LocationSpec(_Strict):
     type: NonEmpty | None = None
     target: NonEmpty | None = None
     targets: RefList | None = None
-    presence: NonEmpty | None = None
+    presence: Literal["required", "optional"] | None = None
 
 
 class TemplateSpec(_Strict):
@@ -204,12 +210,20 @@ class AiResourceSpec(_Strict):
     skills: RefList | None = None
     plugins: RefList | None = None
     dependsOn: RefList | None = None
+    version: NonEmpty | None = None
+    disciplines: list[NonEmpty] | None = None
+    categories: list[NonEmpty] | None = None
+    agents: list[NonEmpty] | None = None
+    allowedTools: NonEmpty | None = None
+    license: NonEmpty | None = None
+    compatibility: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    category: NonEmpty | None = None
+    rationale: NonEmpty | None = None
 
     @model_validator(mode="after")
     def _per_type(self) -> AiResourceSpec:
-        extra = self.model_extra or {}
         for name in self.TYPE_REQUIRES.get(self.type, ()):
-            if getattr(self, name, None) is None and extra.get(name) is None:
+            if getattr(self, name, None) is None:
                 raise _missing(name, f"required for AI resources of type {self.type}")
         return self
 

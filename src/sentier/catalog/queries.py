@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from sentier.catalog.descriptors import locate_in_file
+from sentier.catalog.descriptors import FileLocator
 from sentier.catalog.refs import EntityRef, RefError, parse_ref
 from sentier.catalog.relations import (
     API_PROVIDED_BY,
@@ -407,6 +407,7 @@ def dangling_relations(session: Session, *, source_id: int | None = None) -> lis
     if source_id is not None:
         query = query.where(origin.source_id == source_id)
     out = []
+    locator = FileLocator()
     for source_ref, rel_type, target_ref, body, line, path in session.execute(query):
         self_ref = parse_ref(source_ref)
         derived, _ = derive(body, EntityRef(self_ref.kind, self_ref.namespace, self_ref.name))
@@ -414,7 +415,7 @@ def dangling_relations(session: Session, *, source_id: int | None = None) -> lis
             (d.field for d in derived if d.type == rel_type and d.target.key == target_ref), None
         )
         if path and where and line:
-            line = locate_in_file(path, line, where)
+            line = locator.line(path, line, where)
         out.append(Dangling(source_ref, rel_type, target_ref, path, line, where))
     return out
 
