@@ -164,7 +164,17 @@ class _Reconciler:
                 )
                 continue
             origin = f"file:{root.resolve()}"
-            queue.extend((path, origin) for path in walk_descriptors(root))
+            found = [(path, origin) for path in walk_descriptors(root)]
+            if not found:
+                self.report.problems.append(
+                    Problem(
+                        "warning",
+                        "no catalog-info.yaml or *.catalog.yaml file found here",
+                        file=str(root),
+                        code="empty",
+                    )
+                )
+            queue.extend(found)
         batch: list[tuple[ParsedFile, int | None]] = []
         while queue:
             path, origin = queue.popleft()
