@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from sentier import events
@@ -211,7 +211,7 @@ class _Reconciler:
 
     def _upsert_files(self, batch: list[tuple[ParsedFile, int | None]]) -> list[int]:
         """Record the batch's files; new ones are inserted together and their ids read back."""
-        new_rows: dict[int, CatalogFile] = {}
+        new_rows: dict[int, dict[str, Any]] = {}
         updates: list[dict[str, Any]] = []
         for index, (parsed, file_id) in enumerate(batch):
             values = {
@@ -223,17 +223,17 @@ class _Reconciler:
                 "read_at": self.now,
             }
             if file_id is None:
-                new_rows[index] = CatalogFile(source_id=self.source.id, path=parsed.path, **values)
+                new_rows[index] = {"source_id": self.source.id, "path": parsed.path, **values}
             else:
                 updates.append({"id": file_id, **values})
+        new_ids: dict[int, int] = {}
         if new_rows:
-            self.session.add_all(new_rows.values())
-            self.session.flush()
+            statement = insert(CatalogFile).returning(CatalogFile.id, sort_by_parameter_order=True)
+            ids = self.session.scalars(statement, list(new_rows.values())).all()
+            new_ids = dict(zip(new_rows, ids, strict=True))
         if updates:
             self.session.execute(update(CatalogFile), updates)
-        return [
-            new_rows[i].id if file_id is None else file_id for i, (_, file_id) in enumerate(batch)
-        ]
+        return [new_ids[i] if file_id is None else file_id for i, (_, file_id) in enumerate(batch)]
 
     def _write_batch(self, batch: list[tuple[ParsedFile, int | None]]) -> None:
         file_ids = self._upsert_files(batch)

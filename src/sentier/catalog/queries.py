@@ -134,6 +134,33 @@ def _key_values(items: Sequence[str], prefix: str) -> list[Any]:
     return conditions
 
 
+# Filter keys answered by the entity's own columns rather than by search rows.
+COLUMN_KEYS: dict[str, Any] = {
+    "kind": func.lower(Entity.kind),
+    "metadata.name": func.lower(Entity.name),
+    "metadata.namespace": Entity.namespace,
+    "metadata.uid": Entity.id,
+}
+
+
+def field_condition(key: str, values: Sequence[str]) -> Any:
+    """One Backstage-style ``key=value[,value]`` filter (empty values: the key exists)."""
+    lowered = key.lower()
+    wanted = [v.lower() for v in values]
+    column = COLUMN_KEYS.get(lowered)
+    if column is not None:
+        return column.in_(wanted) if wanted else column.is_not(None)
+    if lowered.startswith("relations."):
+        relation_type = lowered.removeprefix("relations.")
+        condition = and_(
+            Relation.source_ref == Entity.ref, func.lower(Relation.type) == relation_type
+        )
+        if wanted:
+            condition = and_(condition, Relation.target_ref.in_(wanted))
+        return exists().where(condition)
+    return _search_match(lowered, values)
+
+
 def filtered(query: _Q, flt: EntityFilter) -> _Q:
     """Apply ``flt`` to a query over ``Entity``."""
     if flt.kinds:
@@ -155,11 +182,7 @@ def filtered(query: _Q, flt: EntityFilter) -> _Q:
     for condition in _key_values(flt.annotations, "metadata.annotations"):
         query = query.where(condition)
     for key, values in flt.fields.items():
-        lowered = key.lower()
-        if lowered == "kind":
-            query = query.where(func.lower(Entity.kind).in_([v.lower() for v in values]))
-        else:
-            query = query.where(_search_match(lowered, values))
+        query = query.where(field_condition(key, values))
     if flt.text:
         for word in flt.text.lower().split():
             query = query.where(Entity.search_text.contains(word, autoescape=True))
@@ -205,10 +228,11 @@ def facets(session: Session, key: str, flt: EntityFilter | None = None) -> list[
     """Distinct values of a search key with their entity counts (``spec.type``, ``kind``...)."""
     flt = flt or EntityFilter()
     key = key.lower()
-    if key == "kind":
-        by_kind = filtered(select(Entity.kind, func.count()).group_by(Entity.kind), flt)
-        rows = session.execute(by_kind).all()
-        return sorted(((k, n) for k, n in rows), key=lambda r: (-r[1], r[0]))
+    if key in ("kind", "metadata.namespace", "metadata.name"):
+        column = {"kind": Entity.kind, "metadata.namespace": Entity.namespace}.get(key, Entity.name)
+        by_column = filtered(select(column, func.count()).group_by(column), flt)
+        rows = session.execute(by_column).all()
+        return sorted(((str(k), n) for k, n in rows), key=lambda r: (-r[1], r[0]))
     by_value = filtered(
         select(EntitySearch.value, func.count(func.distinct(EntitySearch.entity_id)))
         .join(Entity, Entity.id == EntitySearch.entity_id)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from sentier.catalog.descriptors import (
     RawDocument,
@@ -59,8 +60,8 @@ class ParsedFile:
 
 
 def content_hash(body: dict[str, Any]) -> str:
-    encoded = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha1(encoded.encode(), usedforsecurity=False).hexdigest()
+    encoded = orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha1(encoded, usedforsecurity=False).hexdigest()
 
 
 def read_descriptor(path: Path, data: bytes, *, origin: str | None = None) -> ParsedFile:
@@ -162,7 +163,7 @@ def _read_entity(
             relations=relations,
             owner_ref=owner,
             system_ref=system,
-            search=search_rows(entity, relations, self_ref.key),
+            search=search_rows(entity),
             search_text=search_text(entity),
         )
     )
@@ -221,17 +222,12 @@ def _flat(value: Any) -> str | None:
     return text if len(text) <= MAX_SEARCH_VALUE else None
 
 
-def search_rows(
-    entity: dict[str, Any], relations: set[tuple[str, str, str]], self_key: str
-) -> list[tuple[str, str | None]]:
+def search_rows(entity: dict[str, Any]) -> list[tuple[str, str | None]]:
     """Flattened ``key = value`` pairs that the generic filters of the API match against."""
     metadata = entity["metadata"]
-    rows: list[tuple[str, str | None]] = [
-        ("kind", entity["kind"].lower()),
-        ("apiversion", str(entity.get("apiVersion", "")).lower()),
-        ("metadata.name", metadata["name"].lower()),
-        ("metadata.namespace", metadata["namespace"].lower()),
-    ]
+    # kind, apiVersion, name, namespace and relations.* are answered from the entity's own
+    # columns and the relations table (see queries.filtered); no rows needed for them.
+    rows: list[tuple[str, str | None]] = []
     if metadata.get("title"):
         rows.append(("metadata.title", _flat(metadata["title"])))
     rows.extend(("metadata.tags", _flat(tag)) for tag in metadata.get("tags") or [])
@@ -248,11 +244,6 @@ def search_rows(
                     rows.append((f"spec.{key}.{sub_key}".lower(), flat))
         else:
             rows.append((f"spec.{key}".lower(), _flat(value)))
-    rows.extend(
-        (f"relations.{rel_type}".lower(), target)
-        for source, rel_type, target in relations
-        if source == self_key
-    )
     return rows
 
 

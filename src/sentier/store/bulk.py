@@ -8,10 +8,10 @@ column type's bind processor, so what lands is what SQLAlchemy would have writte
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
             for row in rows:
                 copy.write_row(
                     [
-                        json.dumps(row[name])
+                        orjson.dumps(row[name], default=str).decode()
                         if name in json_columns and row[name] is not None
                         else row[name]
                         for name in columns

@@ -11,11 +11,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
 
 
 def normalise_url(url: str) -> str:
@@ -39,7 +44,8 @@ def create_sentier_engine(url: str) -> Engine:
     """A new engine for ``url``; SQLite files get their directory created and WAL enabled."""
     url = normalise_url(url)
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"future": True}
+    # orjson: entity bodies and event payloads are serialised for every row written.
+    kwargs: dict[str, Any] = {"future": True, "json_serializer": _json_dumps}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
