@@ -4,7 +4,7 @@ Public names of the catalog domain; other packages import from here only.
 """
 
 from sentier.catalog.discovery import walk_descriptors
-from sentier.catalog.ingest import IngestReport, ingest_source
+from sentier.catalog.ingest import IngestReport, ingest_source, remove_source
 from sentier.catalog.problems import CatalogError, Problem
 from sentier.catalog.queries import (
     Dangling,
@@ -64,6 +64,7 @@ __all__ = [
     "read_descriptor",
     "relations_for",
     "relations_of",
+    "remove_source",
     "resolve_ref",
     "search",
     "system_graph",

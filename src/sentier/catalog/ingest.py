@@ -483,7 +483,7 @@ def ingest_source(
     """Reconcile one source (its root paths) into the catalog, inside the caller's transaction."""
     roots = [Path(root) for root in roots]
     name = name or ",".join(str(root.resolve()) for root in roots)
-    source = get_or_create_source(session, name, target=",".join(str(r) for r in roots))
+    source = get_or_create_source(session, name, target="\n".join(str(r) for r in roots))
     report = IngestReport(source=name)
     reconciler = _Reconciler(session, source, report)
     reconciler.read_all(roots, progress)
@@ -507,3 +507,35 @@ def ingest_source(
     source.last_status = "ok" if report.ok else "errors"
     source.last_summary = report.summary()
     return report
+
+
+def remove_source(session: Session, source_id: int) -> int:
+    """Unregister a source: its entities go (each with a ``removed`` event), then the source."""
+    source = session.get(CatalogSource, source_id)
+    if source is None:
+        return 0
+    rows = session.execute(
+        select(Entity.id, Entity.ref, Entity.body, Entity.owner_ref).where(
+            Entity.source_id == source_id
+        )
+    ).all()
+    events.record_many(
+        session,
+        [
+            events.PendingEvent(
+                events.CATALOG_ENTITY_REMOVED,
+                row.ref,
+                {"before": row.body, "after": None},
+                row.owner_ref,
+            )
+            for row in rows
+        ],
+    )
+    ids = [row.id for row in rows]
+    for chunk in _chunks(ids):
+        session.execute(delete(Relation).where(Relation.entity_id.in_(chunk)))
+        session.execute(delete(EntitySearch).where(EntitySearch.entity_id.in_(chunk)))
+        session.execute(delete(Entity).where(Entity.id.in_(chunk)))
+    session.execute(delete(CatalogFile).where(CatalogFile.source_id == source_id))
+    session.delete(source)
+    return len(ids)

@@ -224,13 +224,17 @@ def list_entities(
     return Page(items[:limit], total, next_cursor)
 
 
-def facets(session: Session, key: str, flt: EntityFilter | None = None) -> list[tuple[str, int]]:
+def facets(
+    session: Session, key: str, flt: EntityFilter | None = None, condition: Any = None
+) -> list[tuple[str, int]]:
     """Distinct values of a search key with their entity counts (``spec.type``, ``kind``...)."""
     flt = flt or EntityFilter()
     key = key.lower()
     if key in ("kind", "metadata.namespace", "metadata.name"):
         column = {"kind": Entity.kind, "metadata.namespace": Entity.namespace}.get(key, Entity.name)
         by_column = filtered(select(column, func.count()).group_by(column), flt)
+        if condition is not None:
+            by_column = by_column.where(condition)
         rows = session.execute(by_column).all()
         return sorted(((str(k), n) for k, n in rows), key=lambda r: (-r[1], r[0]))
     by_value = filtered(
@@ -240,12 +244,15 @@ def facets(session: Session, key: str, flt: EntityFilter | None = None) -> list[
         .group_by(EntitySearch.value),
         flt,
     )
+    if condition is not None:
+        by_value = by_value.where(condition)
     values = [(str(v), n) for v, n in session.execute(by_value).all()]
     return sorted(values, key=lambda r: (-r[1], r[0]))
 
 
 def counts_by_kind(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(Entity.kind, func.count()).group_by(Entity.kind)).tuples())
+    rows = session.execute(select(Entity.kind, func.count()).group_by(Entity.kind))
+    return {kind: count for kind, count in rows}
 
 
 # -- ownership --------------------------------------------------------------------------------

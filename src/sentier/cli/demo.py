@@ -26,3 +26,52 @@ def generate(
     console.print(f"demo organisation written to [bold]{directory}[/]")
     for key, value in summary.items():
         console.print(f"  {key}: {value}")
+
+
+@app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Port of the portal.")] = 8000,
+    seed: Annotated[int, typer.Option(help="Seed of the organisation.")] = 42,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server.")] = True,
+) -> None:
+    """Generate the demo organisation under SENTIER_HOME, ingest it, print how to log in, serve."""
+    from sentier import auth
+    from sentier.catalog import ingest_source
+    from sentier.cli._common import open_store
+    from sentier.cli.token import make_login_link
+    from sentier.config import get_settings
+    from sentier.demo import generate_organisation
+    from sentier.store import session_scope
+
+    settings = get_settings()
+    directory = settings.home / "demo"
+    generate_organisation(directory, seed=seed)
+    engine = open_store()
+    with session_scope(engine) as session:
+        report = ingest_source(session, [directory / "catalog"], name="demo-organisation")
+    console.print(
+        f"demo organisation in [bold]{directory}[/]: {report.added} added, "
+        f"{report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.warnings)} warnings (deliberate mistakes)"
+    )
+    with session_scope(engine) as session:
+        issued = auth.create_token(
+            session, name="demo-admin", role="admin", created_by="sentier demo up"
+        )
+    base = f"http://127.0.0.1:{port}"
+    link = make_login_link(issued.id, base, minutes=60)
+    console.print()
+    console.print("[bold]Open the portal[/] (one-click login, valid once, for 60 minutes):")
+    typer.echo(f"  {link}")
+    console.print(
+        "[bold]Or log in[/] at " + base + "/login with this admin token (also for the API):"
+    )
+    typer.echo(f"  {issued.secret}")
+    console.print(
+        f"  e.g. curl -H 'Authorization: Bearer {issued.secret[:12]}…' {base}/api/v1/entities"
+    )
+    console.print()
+    if serve:
+        from sentier.cli.serve import serve as run_server
+
+        run_server(host="127.0.0.1", port=port, workers=1, log_level="warning")

@@ -1,0 +1,63 @@
+"""The application factory: the JSON API and the portal in one ASGI app.
+
+Every route is authenticated (see ``deps``) except the health probes and the login page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sentier import __version__
+from sentier.api import metrics, problems
+from sentier.api.routers import ROUTERS
+
+SECURITY_HEADERS = {
+    # Everything the portal needs comes from this server; nothing may frame it.
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+async def security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.url.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="sentier",
+        version=__version__,
+        summary="Self-hosted internal developer platform on one spine, the software catalog.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # the hosted Swagger UI would load assets from a CDN
+        redoc_url=None,
+    )
+    app.add_exception_handler(problems.Problem, problems.handle_problem)
+    app.add_exception_handler(StarletteHTTPException, problems.handle_http)
+    app.add_exception_handler(RequestValidationError, problems.handle_validation)
+    app.add_exception_handler(Exception, problems.handle_unexpected)
+    app.middleware("http")(security_headers)
+    app.middleware("http")(metrics.middleware)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    from sentier.web import install
+
+    install(app)
+    return app

@@ -1,0 +1,175 @@
+"""Dependencies shared by every route: the database session, who is asking, what they may do.
+
+Zero trust: every request is authenticated (bearer token, OIDC bearer JWT, or the portal's
+signed session cookie), even from localhost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from sentier import auth
+from sentier.api.problems import Problem
+from sentier.auth import Principal, Role
+from sentier.config import Settings, get_settings
+from sentier.store import get_engine, session_factory
+from sentier.store.models import ApiToken
+
+
+def settings_dep() -> Settings:
+    return get_settings()
+
+
+def db() -> Iterator[Session]:
+    """A session per request; routes that write commit explicitly, the rest is rolled back."""
+    session = session_factory(get_engine())()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+DB = Annotated[Session, Depends(db)]
+
+
+def client_ip(request: Request, settings: Settings) -> str | None:
+    if settings.trust_proxy_headers:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else None
+
+
+def _fail(request: Request, settings: Settings, reason: str) -> Problem:
+    """Record the failed authentication (its own transaction) and say 401, or 429 when abused."""
+    ip = client_ip(request, settings)
+    session = session_factory(get_engine())()
+    try:
+        auth.audit(
+            session,
+            actor="anonymous",
+            action=auth.AUTH_FAILED,
+            outcome="failed",
+            target=request.url.path,
+            ip=ip,
+            user_agent=request.headers.get("user-agent"),
+            details={"reason": reason},
+        )
+        session.commit()
+        failures = auth.recent_failures(session, ip, within=timedelta(minutes=1))
+    finally:
+        session.close()
+    if failures > settings.login_failures_per_minute:
+        return Problem(
+            429, "too many failed authentications; wait a minute", headers={"Retry-After": "60"}
+        )
+    return Problem(401, reason, headers={"WWW-Authenticate": 'Bearer realm="sentier"'})
+
+
+def authenticate(request: Request, session: Session, settings: Settings) -> Principal:
+    """The principal of this request, or a 401 problem (recorded in the audit trail)."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, credential = header.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise _fail(request, settings, "unsupported authorization scheme (use Bearer)")
+        if credential.startswith("snt_"):
+            try:
+                return auth.authenticate_token(session, credential)
+            except auth.TokenError as error:
+                raise _fail(request, settings, str(error)) from error
+        if auth.oidc_configured(settings):
+            try:
+                return auth.authenticate_jwt(credential, settings)
+            except auth.OidcError as error:
+                raise _fail(request, settings, f"invalid bearer JWT: {error}") from error
+        raise _fail(request, settings, "unknown bearer credential")
+    cookie = request.cookies.get(auth.COOKIE)
+    if cookie:
+        key = auth.secret_key(settings)
+        web_session = auth.read_cookie(key, cookie, timedelta(hours=settings.session_hours))
+        if web_session is None:
+            raise _fail(request, settings, "invalid or expired session")
+        try:
+            row = auth.check_row(session.get(ApiToken, web_session.token_id))
+        except auth.TokenError as error:
+            raise _fail(request, settings, f"session ended: {error}") from error
+        request.state.web_session = web_session
+        return auth.principal_of(row)
+    raise _fail(request, settings, "authentication required")
+
+
+def current_principal(request: Request, session: DB) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    principal = authenticate(request, session, get_settings())
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(role: Role) -> Callable[..., Principal]:
+    """A dependency refusing principals below ``role`` with 403 (recorded in the audit trail)."""
+
+    def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
+        if not principal.has_role(role):
+            deny(request, principal, f"requires the {role} role")
+        return principal
+
+    return dependency
+
+
+def deny(request: Request, principal: Principal, reason: str, target: str | None = None) -> None:
+    """Record a refused action and raise 403."""
+    session = session_factory(get_engine())()
+    try:
+        auth.audit(
+            session,
+            actor=principal.label,
+            action=f"{request.method.lower()} {request.url.path}",
+            outcome="denied",
+            target=target or request.url.path,
+            ip=client_ip(request, get_settings()),
+            user_agent=request.headers.get("user-agent"),
+            details={"reason": reason},
+        )
+        session.commit()
+    finally:
+        session.close()
+    raise Problem(403, reason)
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Editor = Annotated[Principal, Depends(require("editor"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def audit_write(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    action: str,
+    target: str | None,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Record a successful write in the same transaction as the write itself."""
+    auth.audit(
+        session,
+        actor=principal.label,
+        action=action,
+        outcome="ok",
+        target=target,
+        ip=client_ip(request, get_settings()),
+        user_agent=request.headers.get("user-agent"),
+        details=dict(details) if details else None,
+    )

@@ -1,0 +1,76 @@
+"""Background catalog ingestions: a job row in the database, the work on a thread of this process.
+
+The job's state lives in the database, so any worker can answer ``GET /api/v1/jobs/{id}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sentier import catalog
+from sentier.api import metrics
+from sentier.store import get_engine, session_scope
+from sentier.store.models import CatalogSource, IngestJob
+
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentier-ingest")
+log = logging.getLogger("sentier.jobs")
+
+
+def enqueue(source_id: int, requested_by: str, *, run_inline: bool = False) -> str:
+    """Create a job for (re-)ingesting a source and start it; returns the job id."""
+    job_id = str(uuid.uuid4())
+    with session_scope(get_engine()) as session:
+        session.add(IngestJob(id=job_id, source_id=source_id, requested_by=requested_by))
+    if run_inline:
+        run(job_id)
+    else:
+        _executor.submit(run, job_id)
+    return job_id
+
+
+def run(job_id: str) -> None:
+    engine = get_engine()
+    with session_scope(engine) as session:
+        job = session.get(IngestJob, job_id)
+        if job is None or job.source_id is None:
+            return
+        source = session.get(CatalogSource, job.source_id)
+        if source is None:
+            job.status, job.error = "failed", "source no longer exists"
+            return
+        job.status, job.started_at = "running", datetime.now(UTC)
+        name, roots = source.name, [Path(p) for p in source.target.split("\n") if p]
+    started = time.perf_counter()
+    try:
+        with session_scope(engine) as session:
+            report = catalog.ingest_source(session, roots, name=name)
+        status, error, summary = ("succeeded" if report.ok else "failed"), None, report.summary()
+        summary["problems"] = [p.as_dict() for p in report.problems[:200]]
+    except Exception as exc:
+        log.exception("ingestion job %s failed", job_id)
+        status, error, summary = "failed", str(exc), None
+    metrics.INGESTION_SECONDS.observe(time.perf_counter() - started)
+    with session_scope(engine) as session:
+        job = session.get(IngestJob, job_id)
+        if job is not None:
+            job.status, job.error, job.summary = status, error, summary
+            job.finished_at = datetime.now(UTC)
+
+
+def as_dict(job: IngestJob) -> dict[str, object]:
+    return {
+        "id": job.id,
+        "source_id": job.source_id,
+        "status": job.status,
+        "requested_by": job.requested_by,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "summary": job.summary,
+        "error": job.error,
+    }

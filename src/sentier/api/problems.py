@@ -1,0 +1,102 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), one stable type per error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+_BASE = "urn:sentier:problem:"
+
+TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    413: ("too-large", "Request too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("invalid-request", "Invalid request"),
+    429: ("rate-limited", "Too many requests"),
+    500: ("internal", "Internal error"),
+    503: ("unavailable", "Service unavailable"),
+}
+
+
+class Problem(Exception):
+    """Raise from any route: becomes a problem+json response with a stable ``type``."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        default_slug, default_title = TITLES.get(status, ("error", "Error"))
+        self.status = status
+        self.detail = detail
+        self.slug = slug or default_slug
+        self.title = title or default_title
+        self.headers = headers
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body = {
+            "type": _BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(request.url.path if request else None),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+async def handle_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(exc, request)
+
+
+async def handle_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    problem = Problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+    return problem_response(problem, request)
+
+
+async def handle_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"location": "", "message": "invalid request"}
+    problem = Problem(422, f"{first['location']}: {first['message']}", errors=errors)
+    return problem_response(problem, request)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The details stay in the server's log; the client gets a stable, non-revealing error.
+    import logging
+
+    logging.getLogger("sentier.api").exception("unhandled error on %s", request.url.path)
+    return problem_response(Problem(500, "an unexpected error occurred"), request)
