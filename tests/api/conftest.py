@@ -11,12 +11,12 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from tests.catalog.builders import api, component, group, resource, system
 
 from sentier import auth
 from sentier.api import create_app
 from sentier.catalog import ingest_source
 from sentier.store import session_scope
+from tests.catalog.builders import api, component, group, resource, system
 
 
 @dataclass

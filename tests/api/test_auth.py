@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
-from tests.api.conftest import Tokens
 
 from sentier import auth
 from sentier.config import get_settings
 from sentier.store import session_scope
 from sentier.store.models import ApiToken, AuditEvent
+from tests.api.conftest import Tokens
 
 PROBLEM = "application/problem+json"
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
-from tests.catalog.builders import Writer, component, group, resource, system
 
 from sentier import events
 from sentier.catalog import as_backstage, get_entity, ingest_source, relations_of
 from sentier.store import session_scope
 from sentier.store.models import Entity, OutboxEvent
+from tests.catalog.builders import Writer, component, group, resource, system
 
 
 def _ingest(engine: Engine, *roots: Path, name: str | None = None):  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from tests.catalog.builders import Writer, api, component, group, resource, system
 
 from sentier.catalog import (
     EntityFilter,
@@ -21,6 +20,7 @@ from sentier.catalog import (
     system_graph,
 )
 from sentier.store import session_scope
+from tests.catalog.builders import Writer, api, component, group, resource, system
 
 
 @pytest.fixture

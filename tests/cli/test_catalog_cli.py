@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import yaml
-from tests.catalog.builders import component, group
 from typer.testing import CliRunner
 
 from sentier.cli import app
+from tests.catalog.builders import component, group
 
 runner = CliRunner()
 

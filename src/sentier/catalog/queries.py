@@ -120,9 +120,11 @@ class EntityFilter:
 
 
 def _search_match(key: str, values: Sequence[str]) -> Any:
-    condition = and_(EntitySearch.entity_id == Entity.id, EntitySearch.key == key.lower())
+    # An alias, so the condition also works inside queries that select from entity_search.
+    row = aliased(EntitySearch)
+    condition = and_(row.entity_id == Entity.id, row.key == key.lower())
     if values:
-        condition = and_(condition, EntitySearch.value.in_([v.lower() for v in values]))
+        condition = and_(condition, row.value.in_([v.lower() for v in values]))
     return exists().where(condition)
 
 
@@ -152,11 +154,12 @@ def field_condition(key: str, values: Sequence[str]) -> Any:
         return column.in_(wanted) if wanted else column.is_not(None)
     if lowered.startswith("relations."):
         relation_type = lowered.removeprefix("relations.")
+        relation = aliased(Relation)
         condition = and_(
-            Relation.source_ref == Entity.ref, func.lower(Relation.type) == relation_type
+            relation.source_ref == Entity.ref, func.lower(relation.type) == relation_type
         )
         if wanted:
-            condition = and_(condition, Relation.target_ref.in_(wanted))
+            condition = and_(condition, relation.target_ref.in_(wanted))
         return exists().where(condition)
     return _search_match(lowered, values)
 

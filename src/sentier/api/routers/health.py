@@ -1,4 +1,4 @@
-"""Health, readiness and metrics: unauthenticated by design, and revealing nothing sensitive."""
+"""Health and readiness (open to load balancers, revealing nothing) and metrics (authenticated)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from sentier.api import metrics
+from sentier.api.deps import Viewer
 
 router = APIRouter(tags=["health"])
 
@@ -33,6 +34,6 @@ def readyz() -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-def prometheus() -> Response:
-    """Prometheus text exposition."""
+def prometheus(principal: Viewer) -> Response:
+    """Prometheus text exposition (authenticated: give Prometheus a viewer token)."""
     return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -177,10 +177,15 @@ def push_source(body: PushIn, request: Request, principal: Editor, session: DB) 
         staging.rename(final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    # Every pushed file is a root, whatever its name (a directory walk would only see
+    # catalog-info.yaml and *.catalog.yaml).
+    target = "\n".join(str(final / _safe_relative(name)) for name in sorted(body.files))
     if existing is None:
-        existing = CatalogSource(name=body.name, type="push", target=str(final))
+        existing = CatalogSource(name=body.name, type="push", target=target)
         session.add(existing)
         session.flush()
+    else:
+        existing.target = target
     audit_write(
         request,
         session,

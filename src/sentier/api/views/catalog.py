@@ -24,9 +24,12 @@ def decode_cursor(cursor: str | None) -> str | None:
         return None
     padded = cursor + "=" * (-len(cursor) % 4)
     try:
-        return base64.urlsafe_b64decode(padded.encode()).decode()
+        ref = base64.b64decode(padded.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError("invalid cursor") from error
+    if ":" not in ref or "/" not in ref:
+        raise ValueError("invalid cursor")
+    return ref
 
 
 def project(entity: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
