@@ -147,7 +147,7 @@ def audit_log(
     action: str | None = None,
     actor: str | None = None,
     before: Annotated[
-        int | None, Query(ge=1, description="id of the oldest event already seen")
+        int | None, Query(ge=1, le=2**62, description="id of the oldest event already seen")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:

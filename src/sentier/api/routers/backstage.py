@@ -31,7 +31,7 @@ def entities(
     filter: Annotated[list[str] | None, Query()] = None,
     fields: Annotated[list[str] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 10000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> list[dict[str, Any]]:
     """``GET /api/catalog/entities?filter=kind=component,spec.type=service`` — a JSON array."""
     from sqlalchemy import select

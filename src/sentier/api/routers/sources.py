@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -27,6 +28,8 @@ from sentier.store.models import CatalogSource, Entity, IngestJob
 
 router = APIRouter(prefix="/api/v1", tags=["sources"])
 
+# Identifiers fit a signed 64-bit integer; larger ones are refused before reaching the database.
+SourceId = Annotated[int, PathParam(ge=1, le=2**62)]
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 MAX_PUSH_FILES = 2000
 MAX_PUSH_BYTES = 20 * 1024 * 1024
@@ -98,7 +101,7 @@ def _get_source(session: Any, source_id: int) -> CatalogSource:
 
 
 @router.get("/sources/{source_id}", response_model=SourceOut)
-def get_source(source_id: int, principal: Viewer, session: DB) -> dict[str, Any]:
+def get_source(source_id: SourceId, principal: Viewer, session: DB) -> dict[str, Any]:
     return _source_out(_get_source(session, source_id))
 
 
@@ -179,13 +182,13 @@ def push_source(body: PushIn, request: Request, principal: Editor, session: DB) 
         shutil.rmtree(staging, ignore_errors=True)
     # Every pushed file is a root, whatever its name (a directory walk would only see
     # catalog-info.yaml and *.catalog.yaml).
-    target = "\n".join(str(final / _safe_relative(name)) for name in sorted(body.files))
+    roots = "\n".join(str(final / _safe_relative(name)) for name in sorted(body.files))
     if existing is None:
-        existing = CatalogSource(name=body.name, type="push", target=target)
+        existing = CatalogSource(name=body.name, type="push", target=roots)
         session.add(existing)
         session.flush()
     else:
-        existing.target = target
+        existing.target = roots
     audit_write(
         request,
         session,

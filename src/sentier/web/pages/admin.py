@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -12,7 +12,7 @@ from sentier import auth, catalog
 from sentier.api import jobs
 from sentier.api.deps import DB, audit_write, deny
 from sentier.api.routers.admin import _audit_out
-from sentier.api.routers.sources import _source_out
+from sentier.api.routers.sources import SourceId, _source_out
 from sentier.store.models import CatalogSource
 from sentier.web.app import WebUser, check_csrf, render
 
@@ -33,7 +33,7 @@ def sources(
 
 @router.post("/sources/{source_id}/refresh", response_model=None)
 def refresh(
-    source_id: int,
+    source_id: SourceId,
     request: Request,
     principal: WebUser,
     session: DB,
@@ -53,7 +53,7 @@ def refresh(
 
 @router.post("/sources/{source_id}/delete", response_model=None)
 def unregister(
-    source_id: int,
+    source_id: SourceId,
     request: Request,
     principal: WebUser,
     session: DB,
@@ -76,7 +76,7 @@ def audit(
     request: Request,
     principal: WebUser,
     session: DB,
-    before: int | None = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     action: str | None = None,
 ) -> HTMLResponse:
     if not principal.has_role("admin"):
