@@ -8,16 +8,32 @@ from sentier.store.models.catalog import (
     EntitySearch,
     Relation,
 )
-from sentier.store.models.events import OutboxEvent
+from sentier.store.models.events import (
+    ConsumedEvent,
+    EventCursor,
+    InboundHook,
+    InboundMessage,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 __all__ = [
     "Base",
     "CatalogFile",
     "CatalogSource",
+    "ConsumedEvent",
     "Entity",
     "EntitySearch",
+    "EventCursor",
+    "InboundHook",
+    "InboundMessage",
     "JSONType",
     "OutboxEvent",
     "Relation",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "utcnow",
 ]
