@@ -252,10 +252,13 @@ class Dispatcher:
             return [Outcome(False, error=str(error), retryable=retry)]
         webhook = Webhook(work.secret)
         outcomes: list[Outcome] = []
+        loop = asyncio.get_running_loop()
+        # Stop well within the lease, so it is renewed before another dispatcher may take it.
+        deadline = loop.time() + self.settings.lease_seconds / 3
         for item in work.items:
             outcome = await sender.send(target, webhook, item.event_id, item.body)
             outcomes.append(outcome)
-            if not outcome.ok:
+            if not outcome.ok or loop.time() > deadline:
                 break
         return outcomes
 
