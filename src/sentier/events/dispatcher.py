@@ -457,7 +457,7 @@ class Dispatcher:
                         await publisher.connect()
                     count = await forward_once(self.engine, publisher, self.settings.batch_size)
                     pause = 0.5
-                except EventsError as error:
+                except Exception as error:  # noqa: BLE001 - the broker may come back
                     log.warning("dispatcher: %s; retrying in %.1fs", error, pause)
                     await publisher.close()
                     await self._sleep(pause)

@@ -120,7 +120,7 @@ class NatsPublisher:
                     for row in rows
                 )
             )
-        except _ERRORS as error:
+        except Exception as error:
             await self.close()
             raise EventsError(
                 f"NATS publish not acknowledged: {error!r}", code="unavailable"

@@ -96,7 +96,7 @@ class RabbitMQPublisher:
                     for m, key in messages
                 )
             )
-        except _CONNECTION_ERRORS as error:
+        except Exception as error:
             await self.close()
             raise EventsError(
                 f"RabbitMQ publish not confirmed: {error!r}", code="unavailable"
