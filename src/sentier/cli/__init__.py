@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from sentier import __version__
-from sentier.cli import catalog, db, demo, serve, token
+from sentier.cli import catalog, db, demo, events, serve, token, webhooks
 
 app = typer.Typer(
     name="sentier",
@@ -18,6 +18,8 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(demo.app, name="demo")
 app.add_typer(token.app, name="token")
 app.command(name="serve")(serve.serve)
+app.add_typer(events.app, name="events")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 @app.command()

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from sentier.store import bulk_insert
@@ -91,6 +93,15 @@ def as_cloudevent(row: OutboxEvent) -> dict[str, Any]:
     return event
 
 
+def type_condition(pattern: str) -> ColumnElement[bool]:
+    """SQL test of ``OutboxEvent.type`` against a glob (``*``, ``?``) or, without one, a prefix."""
+    if "*" not in pattern and "?" not in pattern:
+        return OutboxEvent.type.startswith(pattern, autoescape=True)
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = escaped.replace("*", "%").replace("?", "_")
+    return OutboxEvent.type.like(like, escape="\\")
+
+
 def list_events(
     session: Session,
     *,
@@ -98,11 +109,92 @@ def list_events(
     subject: str | None = None,
     after_id: int = 0,
     limit: int = 100,
+    types: Sequence[str] | None = None,
+    owner_ref: str | None = None,
+    since: datetime | None = None,
 ) -> Sequence[OutboxEvent]:
-    """Events in outbox order, optionally filtered; ``after_id`` pages forward."""
+    """Events in outbox order, optionally filtered; ``after_id`` pages forward.
+
+    ``types`` are globs (``io.sentier.catalog.*``) or prefixes, any of which may match.
+    Paging by id suits listing and replay; live delivery uses ``sentier.events.reader``,
+    which never skips a row that commits late on PostgreSQL.
+    """
     query = select(OutboxEvent).where(OutboxEvent.id > after_id)
     if type_prefix:
         query = query.where(OutboxEvent.type.startswith(type_prefix))
+    if types:
+        from sqlalchemy import or_
+
+        query = query.where(or_(*(type_condition(pattern) for pattern in types)))
     if subject:
         query = query.where(OutboxEvent.subject == subject)
+    if owner_ref:
+        query = query.where(OutboxEvent.owner_ref == owner_ref)
+    if since is not None:
+        query = query.where(OutboxEvent.time >= since)
     return session.scalars(query.order_by(OutboxEvent.id).limit(limit)).all()
+
+
+def event_record(row: OutboxEvent) -> dict[str, Any]:
+    """An outbox row as served by listings: the CloudEvent plus its position (``sequence``)."""
+    record = as_cloudevent(row)
+    if row.owner_ref is not None:
+        record["ownerref"] = row.owner_ref
+    record["sequence"] = row.id
+    return record
+
+
+def events_page(
+    session: Session,
+    *,
+    type: str | None = None,
+    subject: str | None = None,
+    after: int = 0,
+    limit: int = 100,
+    owner_ref: str | None = None,
+    since: datetime | None = None,
+) -> dict[str, Any]:
+    """One page of the event log as plain data: ``items`` and the ``next`` cursor (or None).
+
+    Backs ``GET /api/v1/events?type=&subject=&after=`` and ``sentier events tail``.
+    """
+    limit = max(1, min(limit, 1000))
+    rows = list_events(
+        session,
+        types=[type] if type else None,
+        subject=subject,
+        after_id=after,
+        limit=limit,
+        owner_ref=owner_ref,
+        since=since,
+    )
+    return {
+        "items": [event_record(row) for row in rows],
+        "next": rows[-1].id if len(rows) == limit else None,
+    }
+
+
+def to_cloudevent(row: OutboxEvent) -> CloudEvent:
+    """The outbox row as a ``cloudevents`` CloudEvent (validated by the SDK)."""
+    attributes: dict[str, Any] = {
+        "specversion": SPEC_VERSION,
+        "id": row.event_id,
+        "source": row.source,
+        "type": row.type,
+        "time": row.time if row.time.tzinfo else row.time.replace(tzinfo=UTC),
+        "datacontenttype": DATA_CONTENT_TYPE,
+    }
+    if row.subject is not None:
+        attributes["subject"] = row.subject
+    if row.owner_ref is not None:
+        attributes["ownerref"] = row.owner_ref
+    return CloudEvent(attributes, row.data)
+
+
+_FORMAT = JSONFormat()
+STRUCTURED_CONTENT_TYPE = _FORMAT.get_content_type()
+
+
+def structured_body(row: OutboxEvent) -> bytes:
+    """The structured-mode JSON body (``application/cloudevents+json``) sent to receivers."""
+    return _FORMAT.write(to_cloudevent(row))

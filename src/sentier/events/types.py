@@ -6,3 +6,10 @@ CATALOG_ENTITY_ADDED = "io.sentier.catalog.entity.added"
 CATALOG_ENTITY_UPDATED = "io.sentier.catalog.entity.updated"
 CATALOG_ENTITY_REMOVED = "io.sentier.catalog.entity.removed"
 CATALOG_INGESTION_FAILED = "io.sentier.catalog.ingestion.failed"
+
+# -- events domain: delivery and inbound hooks ------------------------------------------------
+EVENTS_SUBSCRIPTION_DISABLED = "io.sentier.events.subscription.disabled"
+EVENTS_DELIVERY_DEAD_LETTERED = "io.sentier.events.delivery.deadlettered"
+HOOKS_ALERTMANAGER_RECEIVED = "io.sentier.hooks.alertmanager.received"
+HOOKS_CLOUDEVENT_RECEIVED = "io.sentier.hooks.cloudevent.received"
+HOOKS_GIT_PUSH_RECEIVED = "io.sentier.hooks.git.push.received"

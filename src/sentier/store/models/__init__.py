@@ -9,7 +9,16 @@ from sentier.store.models.catalog import (
     EntitySearch,
     Relation,
 )
-from sentier.store.models.events import OutboxEvent
+from sentier.store.models.events import (
+    ConsumedEvent,
+    EventCursor,
+    InboundHook,
+    InboundMessage,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 __all__ = [
     "ApiToken",
@@ -17,12 +26,19 @@ __all__ = [
     "Base",
     "CatalogFile",
     "CatalogSource",
+    "ConsumedEvent",
     "Entity",
     "EntitySearch",
+    "EventCursor",
+    "InboundHook",
+    "InboundMessage",
     "IngestJob",
     "JSONType",
     "LoginCode",
     "OutboxEvent",
     "Relation",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "utcnow",
 ]
