@@ -135,7 +135,7 @@ class Compiler:
             if report_rel is not None:
                 return (resource.loc_of((*start, *report_rel)), "" if weak else None)
             if weak:
-                return (present_loc(resource, path), "")
+                return (present_loc(resource, start, rel), "")
             return (resource.loc_of(path), None)
 
         def run(ctx: Context, resource: Resource, base: Path) -> Outcome:
@@ -176,13 +176,12 @@ class Compiler:
         return run
 
 
-def present_loc(resource: Resource, path: Path) -> Loc:
-    """Location of the deepest part of ``path`` that is set (null counts as not set)."""
-    probe = path
-    while probe:
-        if resource.get(probe) is not None and probe in resource.locs:
-            return resource.locs[probe]
-        probe = probe[:-1]
+def present_loc(resource: Resource, start: Path, rel: tuple[str | int, ...]) -> Loc:
+    """Location of the deepest part of ``start + rel`` that is set (null counts as not set)."""
+    for size in range(len(rel), -1, -1):
+        for path, value in resolve(resource, start, rel[:size]):
+            if value is not None:
+                return resource.loc_of(path)
     return (resource.file, resource.line)
 
 
@@ -437,7 +436,10 @@ def _iterate(target: str, inner: Condition, every: bool) -> Condition:
         for item in items:
             result, found = inner(ctx, resource, item)
             if result:
-                witnesses.extend(found or [(resource.loc_of(item), None)])
+                # Within an element that exists, even "missing here" is a precise place.
+                witnesses.extend((loc, None if m == "" else m) for loc, m in found)
+                if not found:
+                    witnesses.append((resource.loc_of(item), None))
             elif result is None:
                 unknown = True
         if witnesses:
