@@ -6,3 +6,6 @@ CATALOG_ENTITY_ADDED = "io.sentier.catalog.entity.added"
 CATALOG_ENTITY_UPDATED = "io.sentier.catalog.entity.updated"
 CATALOG_ENTITY_REMOVED = "io.sentier.catalog.entity.removed"
 CATALOG_INGESTION_FAILED = "io.sentier.catalog.ingestion.failed"
+
+POLICY_FINDING_OPENED = "io.sentier.policy.finding.opened"
+POLICY_FINDING_FIXED = "io.sentier.policy.finding.fixed"

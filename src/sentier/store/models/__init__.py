@@ -9,6 +9,7 @@ from sentier.store.models.catalog import (
     Relation,
 )
 from sentier.store.models.events import OutboxEvent
+from sentier.store.models.policy import PolicyFinding, PolicyScan
 
 __all__ = [
     "Base",
@@ -18,6 +19,8 @@ __all__ = [
     "EntitySearch",
     "JSONType",
     "OutboxEvent",
+    "PolicyFinding",
+    "PolicyScan",
     "Relation",
     "utcnow",
 ]
