@@ -19,11 +19,17 @@ class InventoryFormat(StrEnum):
 
 
 def drift(
-    state: Annotated[Path, typer.Option("--state", help="Terraform state file (format version 4).")],
+    state: Annotated[
+        Path, typer.Option("--state", help="Terraform state file (format version 4).")
+    ],
     inventory: Annotated[Path, typer.Option("--inventory", help="Live inventory snapshot.")],
-    inventory_format: Annotated[InventoryFormat, typer.Option("--inventory-format")] = InventoryFormat.auto,
+    inventory_format: Annotated[
+        InventoryFormat, typer.Option("--inventory-format")
+    ] = InventoryFormat.auto,
     json_output: Annotated[bool, typer.Option("--json", help="JSON report.")] = False,
-    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help="Exit 1 when anything drifted.")] = False,
+    fail_on_drift: Annotated[
+        bool, typer.Option("--fail-on-drift", help="Exit 1 when anything drifted.")
+    ] = False,
 ) -> None:
     """Report resources unmanaged (live only), missing (state only) and changed."""
     import json

@@ -23,7 +23,9 @@ def _load(rules: list[Path] | None, pack: list[str] | None):  # type: ignore[no-
 
 @app.command("list")
 def list_(
-    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory.")] = None,
+    rules: Annotated[
+        list[Path] | None, typer.Option("--rules", help="Extra rule directory.")
+    ] = None,
     pack: Annotated[list[str] | None, typer.Option("--pack")] = None,
     json_output: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -41,7 +43,9 @@ def list_(
         table.add_column(column)
     for rule in loaded:
         summary = rule.summary()
-        table.add_row(rule.id, rule.severity, rule.pack, rule.title, ", ".join(summary["resources"][:4]))
+        table.add_row(
+            rule.id, rule.severity, rule.pack, rule.title, ", ".join(summary["resources"][:4])
+        )
     console.print(table)
 
 
@@ -65,7 +69,9 @@ def show(
 @app.command()
 def test(
     rule_ids: Annotated[list[str] | None, typer.Argument(help="Only these rules.")] = None,
-    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule directory to test (custom rules).")] = None,
+    rules: Annotated[
+        list[Path] | None, typer.Option("--rules", help="Rule directory to test (custom rules).")
+    ] = None,
     pack: Annotated[list[str] | None, typer.Option("--pack")] = None,
 ) -> None:
     """Run the rules' own positive and negative samples; exit 1 on any failure."""

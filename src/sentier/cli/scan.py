@@ -36,20 +36,58 @@ def _error(message: str, code: int = 2) -> typer.Exit:
 
 
 def scan(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories: .tf, plan/state JSON, Kubernetes YAML.")],
-    format: Annotated[ScanFormat, typer.Option("--format", "-f", help="Output format.")] = ScanFormat.text,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
-    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory or file (repeatable).")] = None,
-    pack: Annotated[list[str] | None, typer.Option("--pack", help="Only these built-in packs (repeatable).")] = None,
-    baseline: Annotated[Path | None, typer.Option("--baseline", help="Accept findings listed in this baseline file.")] = None,
-    write_baseline: Annotated[Path | None, typer.Option("--write-baseline", help="Write the open findings as a baseline and exit 0.")] = None,
-    fail_on: Annotated[Threshold, typer.Option("--fail-on", help="Exit 1 when an open finding is at least this severe.")] = Threshold.high,
-    var_file: Annotated[list[Path] | None, typer.Option("--var-file", help="Terraform variables file (repeatable).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Policy configuration (default: ./sentier-policy.yaml).")] = None,
-    tagging_plan: Annotated[Path | None, typer.Option("--tagging-plan", help="Tagging plan for the tagging pack.")] = None,
-    store: Annotated[bool, typer.Option("--store", help="Store findings, attribute them to catalog entities, emit events.")] = False,
-    target: Annotated[str | None, typer.Option("--target", help="Name under which scans are compared (default: the paths).")] = None,
-    show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed and baselined findings too.")] = False,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Files or directories: .tf, plan/state JSON, Kubernetes YAML."),
+    ],
+    format: Annotated[
+        ScanFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ScanFormat.text,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here.")
+    ] = None,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Extra rule directory or file (repeatable)."),
+    ] = None,
+    pack: Annotated[
+        list[str] | None, typer.Option("--pack", help="Only these built-in packs (repeatable).")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Accept findings listed in this baseline file."),
+    ] = None,
+    write_baseline: Annotated[
+        Path | None,
+        typer.Option("--write-baseline", help="Write the open findings as a baseline and exit 0."),
+    ] = None,
+    fail_on: Annotated[
+        Threshold,
+        typer.Option("--fail-on", help="Exit 1 when an open finding is at least this severe."),
+    ] = Threshold.high,
+    var_file: Annotated[
+        list[Path] | None, typer.Option("--var-file", help="Terraform variables file (repeatable).")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Policy configuration (default: ./sentier-policy.yaml)."),
+    ] = None,
+    tagging_plan: Annotated[
+        Path | None, typer.Option("--tagging-plan", help="Tagging plan for the tagging pack.")
+    ] = None,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store", help="Store findings, attribute them to catalog entities, emit events."
+        ),
+    ] = False,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Name under which scans are compared (default: the paths)."),
+    ] = None,
+    show_suppressed: Annotated[
+        bool, typer.Option("--show-suppressed", help="List suppressed and baselined findings too.")
+    ] = False,
 ) -> None:
     """Scan infrastructure code; exit 1 when open findings reach --fail-on, 2 on bad input."""
     from sentier.policy import PolicyError, find_config, load_config, render, scan_paths
@@ -80,7 +118,9 @@ def scan(
     report = render(result, format.value, show_suppressed=show_suppressed)
     if output is not None:
         output.write_text(report, encoding="utf-8")
-        sys.stderr.write(render(result, "text").splitlines()[-1] + f"\nreport written to {output}\n")
+        sys.stderr.write(
+            render(result, "text").splitlines()[-1] + f"\nreport written to {output}\n"
+        )
     else:
         sys.stdout.write(report)
     if store:
@@ -91,8 +131,6 @@ def scan(
 
 
 def _store(result, target, cfg) -> None:  # type: ignore[no-untyped-def]
-    import os
-
     from sentier.cli._common import open_store
     from sentier.policy.store import record_scan
     from sentier.store import session_scope
@@ -104,7 +142,7 @@ def _store(result, target, cfg) -> None:  # type: ignore[no-untyped-def]
             result,
             target=target,
             mappings=cfg.path_mappings,
-            root=os.path.dirname(cfg.source) if cfg.source else ".",
+            root=str(Path(cfg.source).parent) if cfg.source else ".",
         )
     sys.stderr.write(
         f"stored scan {changes['scan_id']} of {changes['target']}: "
@@ -117,9 +155,13 @@ findings_app = typer.Typer(help="Stored findings: by entity, owner or scan.", no
 
 @findings_app.command("list")
 def findings_list(
-    entity: Annotated[str | None, typer.Option(help="Entity reference, e.g. component:default/payments.")] = None,
+    entity: Annotated[
+        str | None, typer.Option(help="Entity reference, e.g. component:default/payments.")
+    ] = None,
     owner: Annotated[str | None, typer.Option(help="Owner group reference.")] = None,
-    scan_id: Annotated[int | None, typer.Option("--scan", help="One scan instead of the latest per target.")] = None,
+    scan_id: Annotated[
+        int | None, typer.Option("--scan", help="One scan instead of the latest per target.")
+    ] = None,
     include_fixed: Annotated[bool, typer.Option("--include-fixed")] = False,
     json_output: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -147,8 +189,12 @@ def findings_list(
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["state"], row["severity"], row["rule_id"], f"{row['file']}:{row['line']}",
-            row["entity_ref"] or "(unattributed)", row["message"],
+            row["state"],
+            row["severity"],
+            row["rule_id"],
+            f"{row['file']}:{row['line']}",
+            row["entity_ref"] or "(unattributed)",
+            row["message"],
         )
     console.print(table)
 
@@ -171,5 +217,12 @@ def findings_scans(json_output: Annotated[bool, typer.Option("--json")] = False)
     for column in ("id", "when", "target", "new", "still open", "fixed"):
         table.add_column(column)
     for s in scans:
-        table.add_row(str(s["id"]), s["started_at"], s["target"], str(s["new"]), str(s["still_open"]), str(s["fixed"]))
+        table.add_row(
+            str(s["id"]),
+            s["started_at"],
+            s["target"],
+            str(s["new"]),
+            str(s["still_open"]),
+            str(s["fixed"]),
+        )
     console.print(table)

@@ -64,20 +64,24 @@ def load_config(path: str | None) -> PolicyConfig:
     if path is None:
         return PolicyConfig()
     try:
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
+        with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle) or {}
     except OSError as error:
         raise PolicyError(f"cannot read: {error.strerror}", file=path) from error
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
-        raise PolicyError(f"YAML syntax error: {error.problem}", file=path, line=mark.line + 1 if mark else None) from error
+        raise PolicyError(
+            f"YAML syntax error: {error.problem}", file=path, line=mark.line + 1 if mark else None
+        ) from error
     if not isinstance(data, dict):
         raise PolicyError("the policy configuration must be a mapping", file=path, line=1)
     base = os.path.dirname(path)
     mappings = []
     for index, item in enumerate(data.get("path_mappings") or []):
         if not isinstance(item, dict) or "path" not in item or "entity" not in item:
-            raise PolicyError("a path mapping needs path and entity", file=path, field=f"path_mappings[{index}]")
+            raise PolicyError(
+                "a path mapping needs path and entity", file=path, field=f"path_mappings[{index}]"
+            )
         mappings.append(PathMapping(str(item["path"]), str(item["entity"])))
     plan = data.get("tagging_plan")
     guardrails = data.get("guardrails") or []

@@ -96,7 +96,7 @@ def _get(item: Any, dotted: str) -> Any:
 
 def _read(path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
+        with open(path, encoding="utf-8") as handle:
             return handle.read()
     except OSError as error:
         raise PolicyError(f"cannot read: {error.strerror}", file=path) from error
@@ -106,7 +106,7 @@ def _parse_json(text: str, path: str) -> Any:
     stripped = text.lstrip()
     try:
         return json.loads(text)
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         if stripped.startswith("{") and "\n{" in stripped:
             items = []
             for number, line in enumerate(text.splitlines(), start=1):
@@ -114,8 +114,10 @@ def _parse_json(text: str, path: str) -> Any:
                     continue
                 try:
                     items.append(json.loads(line))
-                except ValueError as inner:
-                    raise PolicyError(f"invalid JSON line: {inner.msg}", file=path, line=number) from inner
+                except json.JSONDecodeError as inner:
+                    raise PolicyError(
+                        f"invalid JSON line: {inner.msg}", file=path, line=number
+                    ) from inner
             return items
         raise PolicyError(f"invalid JSON: {error.msg}", file=path, line=error.lineno) from error
 
@@ -156,17 +158,35 @@ def load_inventory(path: str, fmt: str = "auto") -> tuple[str, list[LiveResource
 def _aws_config(data: Any, path: str) -> list[LiveResource]:
     items = data.get("configurationItems") if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise PolicyError("an AWS Config snapshot needs configurationItems", file=path, field="configurationItems")
+        raise PolicyError(
+            "an AWS Config snapshot needs configurationItems", file=path, field="configurationItems"
+        )
     reverse = _reverse("aws_config")
     out = []
     for index, item in enumerate(items):
         if not isinstance(item, dict) or "resourceType" not in item:
-            raise PolicyError("configuration item without resourceType", file=path, field=f"configurationItems[{index}]")
+            raise PolicyError(
+                "configuration item without resourceType",
+                file=path,
+                field=f"configurationItems[{index}]",
+            )
         if item.get("configurationItemStatus") in ("ResourceDeleted", "ResourceDeletedNotRecorded"):
             continue
-        ids = {_norm_id(v) for v in (item.get("resourceId"), item.get("resourceName"), item.get("ARN")) if v}
+        ids = {
+            _norm_id(v)
+            for v in (item.get("resourceId"), item.get("resourceName"), item.get("ARN"))
+            if v
+        }
         kind = str(item["resourceType"])
-        out.append(LiveResource(kind, reverse.get(kind.lower()), ids, str(item.get("resourceName") or item.get("resourceId")), item))
+        out.append(
+            LiveResource(
+                kind,
+                reverse.get(kind.lower()),
+                ids,
+                str(item.get("resourceName") or item.get("resourceId")),
+                item,
+            )
+        )
     return out
 
 
@@ -180,12 +200,22 @@ def _azure(data: Any, path: str) -> list[LiveResource]:
         if not isinstance(item, dict) or "id" not in item:
             raise PolicyError("result row without id", file=path, field=f"data[{index}]")
         kind = str(item.get("type", ""))
-        out.append(LiveResource(kind, reverse.get(kind.lower()), {_norm_id(item["id"])}, str(item.get("name", "")), item))
+        out.append(
+            LiveResource(
+                kind,
+                reverse.get(kind.lower()),
+                {_norm_id(item["id"])},
+                str(item.get("name", "")),
+                item,
+            )
+        )
     return out
 
 
 def _gcp(data: Any, path: str) -> list[LiveResource]:
-    items = data if isinstance(data, list) else data.get("assets") if isinstance(data, dict) else None
+    items = (
+        data if isinstance(data, list) else data.get("assets") if isinstance(data, dict) else None
+    )
     if not isinstance(items, list):
         raise PolicyError("an asset export is a JSON array or one asset per line", file=path)
     reverse = _reverse("gcp")
@@ -208,11 +238,21 @@ def _neutral(data: Any, path: str) -> list[LiveResource]:
     out = []
     for index, item in enumerate(data["resources"]):
         if not isinstance(item, dict) or "type" not in item or "id" not in item:
-            raise PolicyError("a resource needs type and id", file=path, field=f"resources[{index}]")
+            raise PolicyError(
+                "a resource needs type and id", file=path, field=f"resources[{index}]"
+            )
         ids = {_norm_id(str(item["id"]))}
         if item.get("name"):
             ids.add(_norm_id(str(item["name"])))
-        out.append(LiveResource(str(item["type"]), str(item["type"]), ids, str(item.get("name") or item["id"]), {"attributes": item.get("attributes") or {}}))
+        out.append(
+            LiveResource(
+                str(item["type"]),
+                str(item["type"]),
+                ids,
+                str(item.get("name") or item["id"]),
+                {"attributes": item.get("attributes") or {}},
+            )
+        )
     return out
 
 
@@ -228,7 +268,11 @@ def _state_ids(attrs: dict[str, Any]) -> set[str]:
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, list):
         # AWS Config lists tags as [{"key":..,"value":..}] in some items.
-        b = {str(t.get("key") or t.get("Key")): t.get("value") or t.get("Value") for t in b if isinstance(t, dict)}
+        b = {
+            str(t.get("key") or t.get("Key")): t.get("value") or t.get("Value")
+            for t in b
+            if isinstance(t, dict)
+        }
     if isinstance(a, dict) and isinstance(b, dict):
         return {str(k): str(v) for k, v in a.items()} == {str(k): str(v) for k, v in b.items()}
     if isinstance(a, list) and isinstance(b, list):
@@ -238,7 +282,9 @@ def _same(a: Any, b: Any) -> bool:
     return str(a).strip().lower() == str(b).strip().lower()
 
 
-def detect_drift(state_path: str, inventory_path: str, *, inventory_format: str = "auto") -> DriftReport:
+def detect_drift(
+    state_path: str, inventory_path: str, *, inventory_format: str = "auto"
+) -> DriftReport:
     state_resources, _ = read_state_file(state_path)
     fmt, live = load_inventory(inventory_path, inventory_format)
     table = type_table()
@@ -256,9 +302,15 @@ def detect_drift(state_path: str, inventory_path: str, *, inventory_format: str 
             continue
         ids = _state_ids(resource.attrs)
         candidate = next(
-            (i for i in by_type.get(resource.type, []) if id(i) not in matched and i.ids & ids), None
+            (i for i in by_type.get(resource.type, []) if id(i) not in matched and i.ids & ids),
+            None,
         )
-        where = {"address": resource.address, "type": resource.type, "file": resource.file, "line": resource.line}
+        where = {
+            "address": resource.address,
+            "type": resource.type,
+            "file": resource.file,
+            "line": resource.line,
+        }
         if candidate is None:
             report.missing.append({**where, "id": resource.attrs.get("id")})
             continue
@@ -276,14 +328,23 @@ def detect_drift(state_path: str, inventory_path: str, *, inventory_format: str 
             if not _same(want, have):
                 differences.append({"attribute": tf_attr, "state": want, "live": have})
         if differences:
-            report.changed.append({**where, "id": resource.attrs.get("id"), "differences": differences})
+            report.changed.append(
+                {**where, "id": resource.attrs.get("id"), "differences": differences}
+            )
     for item in live:
         if id(item) in matched:
             continue
         if item.tf_type is None:
             report.not_comparable.append(item.kind)
             continue
-        report.unmanaged.append({"type": item.tf_type, "inventory_type": item.kind, "name": item.name, "ids": sorted(item.ids)})
+        report.unmanaged.append(
+            {
+                "type": item.tf_type,
+                "inventory_type": item.kind,
+                "name": item.name,
+                "ids": sorted(item.ids),
+            }
+        )
     return report
 
 
@@ -293,18 +354,24 @@ def render_text(report: DriftReport) -> str:
         f"({report.inventory_format}): {report.live} live resources"
     ]
     for item in report.missing:
-        lines.append(f"MISSING   {item['address']} ({item['file']}:{item['line']}) is in state but not live")
+        lines.append(
+            f"MISSING   {item['address']} ({item['file']}:{item['line']}) is in state but not live"
+        )
     for item in report.unmanaged:
         lines.append(f"UNMANAGED {item['type']} {item['name']} is live but in no state")
     for item in report.changed:
         for diff in item["differences"]:
             lines.append(
-                f"CHANGED   {item['address']}.{diff['attribute']}: state {json.dumps(diff['state'], default=str)} "
+                f"CHANGED   {item['address']}.{diff['attribute']}: state {json.dumps(diff['state'], default=str)} "  # noqa: E501
                 f"!= live {json.dumps(diff['live'], default=str)}"
             )
     lines.append(
-        f"{len(report.missing)} missing, {len(report.unmanaged)} unmanaged, {len(report.changed)} changed"
-        + (f"; types not compared: {', '.join(sorted(set(report.not_comparable)))}" if report.not_comparable else "")
+        f"{len(report.missing)} missing, {len(report.unmanaged)} unmanaged, {len(report.changed)} changed"  # noqa: E501
+        + (
+            f"; types not compared: {', '.join(sorted(set(report.not_comparable)))}"
+            if report.not_comparable
+            else ""
+        )
     )
     return "\n".join(lines) + "\n"
 

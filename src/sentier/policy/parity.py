@@ -58,12 +58,16 @@ def evaluate(corpus: str, rules: Sequence[Rule]) -> list[QueryParity]:
         for name in files:
             path = os.path.join(test_dir, name)
             found = (
-                sorted({f.line for f in scan_paths([path], rules=mapped).findings if f.rule_id in ids})
+                sorted(
+                    {f.line for f in scan_paths([path], rules=mapped).findings if f.rule_id in ids}
+                )
                 if mapped
                 else []
             )
-            with open(path, encoding="utf-8") as handle:  # noqa: PTH123
-                uses_module = 'source = "terraform-aws-modules' in re.sub(r"\s+", " ", handle.read())
+            with open(path, encoding="utf-8") as handle:
+                uses_module = 'source = "terraform-aws-modules' in re.sub(
+                    r"\s+", " ", handle.read()
+                )
             if name.startswith("positive"):
                 parity.positives += 1
                 lines_by_file[name] = list(found)
@@ -79,7 +83,9 @@ def evaluate(corpus: str, rules: Sequence[Rule]) -> list[QueryParity]:
                 if found:
                     parity.negatives_flagged += 1
                     parity.misses.append(f"{name}: flagged at {found} (false positive)")
-        with open(os.path.join(test_dir, "positive_expected_result.json"), encoding="utf-8") as handle:  # noqa: PTH123
+        with open(
+            os.path.join(test_dir, "positive_expected_result.json"), encoding="utf-8"
+        ) as handle:
             expected = json.load(handle)
         positives = [n for n in files if n.startswith("positive")]
         for item in expected:
@@ -91,7 +97,9 @@ def evaluate(corpus: str, rules: Sequence[Rule]) -> list[QueryParity]:
                 parity.lines_matched += 1
                 lines_by_file[hit].remove(line)
             else:
-                parity.misses.append(f"expected line {line} in {item.get('fileName') or 'a positive file'}")
+                parity.misses.append(
+                    f"expected line {line} in {item.get('fileName') or 'a positive file'}"
+                )
         out.append(parity)
     return out
 

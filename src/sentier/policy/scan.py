@@ -96,7 +96,9 @@ def load_tagging_plan(config: PolicyConfig, explicit: str | None = None) -> Any:
     try:
         return load_plan(Path(path))
     except TaggingError as error:
-        raise PolicyError(error.message, file=error.file, line=error.line, field=error.field) from error
+        raise PolicyError(
+            error.message, file=error.file, line=error.line, field=error.field
+        ) from error
 
 
 def select_rules(
@@ -135,8 +137,14 @@ def scan_paths(
             raise PolicyError("no such file or directory", file=os.fspath(path))
     loaded = load_paths(paths, var_files=var_files)
     needs_plan = any(r.pack == "tagging" for r in rules)
-    plan = tagging_plan if tagging_plan is not None else (load_tagging_plan(config) if needs_plan else None)
-    context = Context(loaded.resources, tagging_plan=plan, settings={"sovereignty": config.sovereignty})
+    plan = (
+        tagging_plan
+        if tagging_plan is not None
+        else (load_tagging_plan(config) if needs_plan else None)
+    )
+    context = Context(
+        loaded.resources, tagging_plan=plan, settings={"sovereignty": config.sovereignty}
+    )
     findings = parse_findings(loaded) + run_rules(rules, context)
     resource_lines = {r.address: (r.file, r.line) for r in loaded.resources}
     notes = apply_suppressions(

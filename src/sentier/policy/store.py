@@ -48,7 +48,9 @@ def entity_locations(session: Session) -> list[tuple[str, str, str | None]]:
     for annotation in LOCATION_ANNOTATIONS:
         after = None
         while True:
-            page = list_entities(session, EntityFilter(annotations=[annotation]), limit=500, after=after)
+            page = list_entities(
+                session, EntityFilter(annotations=[annotation]), limit=500, after=after
+            )
             for entity in page.items:
                 annotations = (entity.body.get("metadata") or {}).get("annotations") or {}
                 directory = _location_dir(str(annotations.get(annotation, "")))
@@ -61,7 +63,9 @@ def entity_locations(session: Session) -> list[tuple[str, str, str | None]]:
 
 
 class Attributor:
-    def __init__(self, session: Session, mappings: Sequence[PathMapping] = (), root: str = ".") -> None:
+    def __init__(
+        self, session: Session, mappings: Sequence[PathMapping] = (), root: str = "."
+    ) -> None:
         from sentier.catalog import find_entity
 
         self.mappings = list(mappings)
@@ -81,7 +85,9 @@ class Attributor:
         for mapping in self.mappings:
             if fnmatch.fnmatch(relative, mapping.pattern) or fnmatch.fnmatch(file, mapping.pattern):
                 entity = self._find(self.session, mapping.entity)
-                result = (entity.ref, entity.owner_ref) if entity else (mapping.entity.lower(), None)
+                result = (
+                    (entity.ref, entity.owner_ref) if entity else (mapping.entity.lower(), None)
+                )
                 break
         else:
             for directory, ref, owner in self.locations:
@@ -106,9 +112,7 @@ def record_scan(
 ) -> dict[str, Any]:
     """Store a scan and its findings; emit opened/fixed events; returns what changed."""
     target = target or target_of(result.paths)
-    previous_id = session.scalar(
-        select(func.max(PolicyScan.id)).where(PolicyScan.target == target)
-    )
+    previous_id = session.scalar(select(func.max(PolicyScan.id)).where(PolicyScan.target == target))
     previous: dict[str, PolicyFinding] = {}
     if previous_id is not None:
         for row in session.scalars(
@@ -138,7 +142,16 @@ def record_scan(
             opened += 1
         else:
             still += 1
-        rows.append(_row(scan.id, finding, state, entity_ref, owner_ref, before.first_seen_at if before else now))
+        rows.append(
+            _row(
+                scan.id,
+                finding,
+                state,
+                entity_ref,
+                owner_ref,
+                before.first_seen_at if before else now,
+            )
+        )
         if state == "new" and finding.status == "open":
             pending.append(
                 events.PendingEvent(
@@ -194,11 +207,22 @@ def record_scan(
     scan.opened, scan.fixed, scan.still_open = opened, fixed, still
     if pending:
         events.record_many(session, pending)
-    return {"scan_id": scan.id, "target": target, "new": opened, "fixed": fixed, "still_open": still}
+    return {
+        "scan_id": scan.id,
+        "target": target,
+        "new": opened,
+        "fixed": fixed,
+        "still_open": still,
+    }
 
 
 def _row(
-    scan_id: int, finding: Finding, state: str, entity_ref: str | None, owner_ref: str | None, first_seen: Any
+    scan_id: int,
+    finding: Finding,
+    state: str,
+    entity_ref: str | None,
+    owner_ref: str | None,
+    first_seen: Any,
 ) -> dict[str, Any]:
     return {
         "scan_id": scan_id,
@@ -264,7 +288,9 @@ def list_findings(
         query = query.where(PolicyFinding.entity_ref == entity.lower())
     if owner:
         query = query.where(PolicyFinding.owner_ref == owner.lower())
-    query = query.order_by(PolicyFinding.file, PolicyFinding.line, PolicyFinding.rule_id).limit(limit)
+    query = query.order_by(PolicyFinding.file, PolicyFinding.line, PolicyFinding.rule_id).limit(
+        limit
+    )
     return [_as_dict(row) for row in session.scalars(query)]
 
 
@@ -291,4 +317,9 @@ def entity_summary(session: Session, entity_ref: str) -> dict[str, Any]:
     for f in findings:
         if f["status"] == "open":
             by_severity[f["severity"]] = by_severity.get(f["severity"], 0) + 1
-    return {"entity_ref": entity_ref.lower(), "open": sum(by_severity.values()), "by_severity": by_severity, "findings": findings}
+    return {
+        "entity_ref": entity_ref.lower(),
+        "open": sum(by_severity.values()),
+        "by_severity": by_severity,
+        "findings": findings,
+    }

@@ -34,7 +34,9 @@ class PathSuppression:
     def matches(self, finding: Finding, root: str) -> bool:
         if self.rule not in ("*", finding.rule_id):
             return False
-        relative = os.path.relpath(finding.file, root) if os.path.isabs(finding.file) else finding.file
+        relative = (
+            os.path.relpath(finding.file, root) if os.path.isabs(finding.file) else finding.file
+        )
         return any(
             fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(finding.file, pattern)
             for pattern in self.paths
@@ -56,7 +58,9 @@ def parse_suppressions(items: Any, source: str) -> list[PathSuppression]:
             try:
                 expires = date.fromisoformat(expires)
             except ValueError as error:
-                raise PolicyError("expires must be a date (YYYY-MM-DD)", file=source, field=f"{field}.expires") from error
+                raise PolicyError(
+                    "expires must be a date (YYYY-MM-DD)", file=source, field=f"{field}.expires"
+                ) from error
         out.append(
             PathSuppression(
                 rule=str(item.get("rule", "*")),
@@ -76,7 +80,7 @@ class _Lines:
         lines = self.cache.get(path)
         if lines is None:
             try:
-                with open(path, encoding="utf-8", errors="replace") as handle:  # noqa: PTH123
+                with open(path, encoding="utf-8", errors="replace") as handle:
                     lines = handle.read().splitlines()
             except OSError:
                 lines = []
@@ -88,9 +92,7 @@ def _inline(lines: list[str], line: int, rule_id: str) -> str | None:
     for number in (line, line - 1):
         if 1 <= number <= len(lines):
             match = _INLINE.search(lines[number - 1])
-            if match and (
-                rule_id in match.group(1).split(",") or match.group(1) in ("*", "all")
-            ):
+            if match and (rule_id in match.group(1).split(",") or match.group(1) in ("*", "all")):
                 return match.group(2).strip() or "suppressed inline"
     return None
 
@@ -141,13 +143,18 @@ def apply_suppressions(
 def write_baseline(findings: Sequence[Finding], path: str) -> int:
     entries = sorted(
         (
-            {"fingerprint": f.fingerprint, "rule_id": f.rule_id, "file": f.file, "resource": f.resource}
+            {
+                "fingerprint": f.fingerprint,
+                "rule_id": f.rule_id,
+                "file": f.file,
+                "resource": f.resource,
+            }
             for f in findings
             if f.status == "open"
         ),
         key=lambda e: (e["file"], e["rule_id"], e["resource"]),
     )
-    with open(path, "w", encoding="utf-8") as handle:  # noqa: PTH123
+    with open(path, "w", encoding="utf-8") as handle:
         json.dump({"version": 1, "findings": entries}, handle, indent=2)
         handle.write("\n")
     return len(entries)
@@ -155,12 +162,14 @@ def write_baseline(findings: Sequence[Finding], path: str) -> int:
 
 def read_baseline(path: str) -> set[str]:
     try:
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
+        with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except OSError as error:
         raise PolicyError(f"cannot read baseline: {error.strerror}", file=path) from error
     except ValueError as error:
-        raise PolicyError(f"baseline is not JSON: {error}", file=path, line=getattr(error, "lineno", None)) from error
+        raise PolicyError(
+            f"baseline is not JSON: {error}", file=path, line=getattr(error, "lineno", None)
+        ) from error
     if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
         raise PolicyError("baseline must hold {'findings': [...]}", file=path, field="findings")
     return {str(e.get("fingerprint")) for e in data["findings"] if isinstance(e, dict)}

@@ -36,7 +36,7 @@ def run_test(rule: Rule, test: RuleTest, *, tagging_plan: object = None) -> Test
 
     with tempfile.TemporaryDirectory(prefix="sentier-rule-test-") as directory:
         path = os.path.join(directory, os.path.basename(test.filename))
-        with open(path, "w", encoding="utf-8") as handle:  # noqa: PTH123
+        with open(path, "w", encoding="utf-8") as handle:
             handle.write(test.code)
         try:
             result = scan_paths([path], rules=[rule], tagging_plan=tagging_plan)

@@ -57,7 +57,7 @@ _COMPARE = {"<", ">", "<=", ">="}
 
 
 def _is_literal(expr: Expr) -> bool:
-    return expr[0] == "lit"
+    return bool(expr[0] == "lit")
 
 
 class Evaluator:
@@ -169,9 +169,7 @@ class Evaluator:
             address = f"{module.prefix}data.{name}.{rest[0][1]}"
             return Unknown(frozenset({address})), here
         if root == "path":
-            paths = LDict(
-                {"module": module.dir, "root": module.root_dir, "cwd": module.root_dir}
-            )
+            paths = LDict({"module": module.dir, "root": module.root_dir, "cwd": module.root_dir})
             return self.apply_steps(paths, here, steps, scope)
         if root == "terraform":
             return self.apply_steps(LDict({"workspace": "default"}), here, steps, scope)
@@ -252,7 +250,9 @@ class Evaluator:
             b, _ = self._safe(expr[4], scope)
             if not isinstance(a, Unknown) and a == b:
                 return a, a_loc
-            return merge_unknown(flag, a, b) if flag.refs else Unknown(reason="unknown condition"), cond_loc
+            return merge_unknown(flag, a, b) if flag.refs else Unknown(
+                reason="unknown condition"
+            ), cond_loc
         chosen = expr[3] if flag else expr[4]
         value, loc = self.ev(chosen, scope)
         # A literal branch was picked by the condition: the condition is what a user changes.
@@ -322,7 +322,10 @@ class Evaluator:
         if collection is None:
             raise EvalError("for over null")
         if isinstance(collection, dict):
-            pairs = [(k, collection[k], member_loc(collection, k, coll_loc)) for k in sorted(collection, key=str)]
+            pairs = [
+                (k, collection[k], member_loc(collection, k, coll_loc))
+                for k in sorted(collection, key=str)
+            ]
         elif isinstance(collection, list):
             pairs = [(i, v, member_loc(collection, i, coll_loc)) for i, v in enumerate(collection)]
         else:
@@ -410,7 +413,14 @@ class Evaluator:
             result = function(*values)
         except EvalError:
             raise
-        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, AttributeError) as error:
+        except (
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            ZeroDivisionError,
+            AttributeError,
+        ) as error:
             raise EvalError(f"{name}(): {error}") from error
         if name in PASS_THROUGH and args:
             return result, args[0][1]
@@ -520,7 +530,7 @@ def _read(path: str) -> str | None:
     try:
         if os.path.getsize(path) > MAX_FILE_BYTES:
             return None
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
+        with open(path, encoding="utf-8") as handle:
             return handle.read()
     except (OSError, UnicodeDecodeError):
         return None

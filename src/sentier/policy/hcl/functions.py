@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sentier.policy.hcl.values import (
-    LDict,
     LList,
     merge_unknown,
     strip_locs,
@@ -389,7 +388,10 @@ def fn_regex(pattern: Any, text: Any) -> Any:
 
 
 def fn_regexall(pattern: Any, text: Any) -> Any:
-    return [m.group(0) if not m.groups() else list(m.groups()) for m in re.finditer(str(pattern), str(text))]
+    return [
+        m.group(0) if not m.groups() else list(m.groups())
+        for m in re.finditer(str(pattern), str(text))
+    ]
 
 
 def fn_slice(value: Any, start: Any, end: Any) -> Any:

@@ -8,6 +8,7 @@ those are known; inputs flow into a module's resources with the location of the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -86,7 +87,9 @@ class Loader:
             try:
                 parsed = parse_file(path)
             except OSError as error:
-                parsed = ParsedFile(path, Body(), [ParseProblem(path, 1, f"cannot read: {error}")], [])
+                parsed = ParsedFile(
+                    path, Body(), [ParseProblem(path, 1, f"cannot read: {error}")], []
+                )
             self.parsed[path] = parsed
         if path not in self.reported and not path.startswith(BUILTIN_DIR):
             self.reported.add(path)
@@ -116,7 +119,7 @@ def tf_files(directory: str) -> list[str]:
 def _registry() -> dict[str, list[dict[str, Any]]]:
     import yaml
 
-    with open(os.path.join(BUILTIN_DIR, "registry.yaml"), encoding="utf-8") as handle:  # noqa: PTH123
+    with open(os.path.join(BUILTIN_DIR, "registry.yaml"), encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
     return dict(data.get("modules", {}))
 
@@ -153,7 +156,7 @@ def _installed_modules(root_dir: str) -> dict[str, str]:
     """``.terraform/modules/modules.json`` (written by ``terraform init``): key -> directory."""
     manifest = os.path.join(root_dir, ".terraform", "modules", "modules.json")
     try:
-        with open(manifest, encoding="utf-8") as handle:  # noqa: PTH123
+        with open(manifest, encoding="utf-8") as handle:
             data = json.load(handle)
     except (OSError, ValueError):
         return {}
@@ -419,7 +422,9 @@ class ModuleInstance:
 
     # -- expansion --------------------------------------------------------------------------
 
-    def expand(self, block: Block, scope: Scope) -> Iterator[tuple[Any, dict[str, tuple[Any, Loc]]]]:
+    def expand(
+        self, block: Block, scope: Scope
+    ) -> Iterator[tuple[Any, dict[str, tuple[Any, Loc]]]]:
         """Instances of a block: ``(key, bindings)``; one unkeyed instance without count."""
         attributes = block.body.attributes
         count_attr = attributes.get("count")
@@ -437,11 +442,18 @@ class ModuleInstance:
         if each_attr is not None:
             value, loc = self.safe_ev(each_attr.expr, scope)
             if isinstance(value, Unknown) or value is None:
-                each = LDict({"key": Unknown(reason="for_each unknown"), "value": Unknown(value.refs if isinstance(value, Unknown) else frozenset())})
+                each = LDict(
+                    {
+                        "key": Unknown(reason="for_each unknown"),
+                        "value": Unknown(value.refs if isinstance(value, Unknown) else frozenset()),
+                    }
+                )
                 yield "?", {"each": (each, loc)}
                 return
             if isinstance(value, dict):
-                items = [(str(k), value[k], member_loc(value, k, loc)) for k in sorted(value, key=str)]
+                items = [
+                    (str(k), value[k], member_loc(value, k, loc)) for k in sorted(value, key=str)
+                ]
             elif isinstance(value, list):
                 items = []
                 for index, item in enumerate(value):
@@ -515,8 +527,12 @@ class ModuleInstance:
         else:
             return
         for key, item_value, item_loc in pairs:
-            binding = LDict({"key": key, "value": item_value}, locs={"key": item_loc, "value": item_loc})
-            item = self.eval_body(content.body, scope.bind(**{iterator: (binding, item_loc)}), top=False)
+            binding = LDict(
+                {"key": key, "value": item_value}, locs={"key": item_loc, "value": item_loc}
+            )
+            item = self.eval_body(
+                content.body, scope.bind(**{iterator: (binding, item_loc)}), top=False
+            )
             self._add_block(out, kind, item, (scope.file, block.line))
 
     # -- resources --------------------------------------------------------------------------
@@ -603,11 +619,18 @@ class ModuleInstance:
         self, block: Block, path: str, key: Any, child: ModuleInstance | None
     ) -> Resource:
         scope = Scope(self, path)
-        attrs = self.eval_body(block.body, scope, top=False, skip=frozenset({"count", "for_each", "providers", "depends_on"}))
+        attrs = self.eval_body(
+            block.body,
+            scope,
+            top=False,
+            skip=frozenset({"count", "for_each", "providers", "depends_on"}),
+        )
         name = block.labels[0]
         suffix = "" if key is None else (f"[{key}]" if isinstance(key, int) else f'["{key}"]')
         base = f"{self.prefix}module.{name}"
-        resource = self._make("module", name, base + suffix, base, path, block, attrs, "module", None)
+        resource = self._make(
+            "module", name, base + suffix, base, path, block, attrs, "module", None
+        )
         resource.meta["resolved"] = child is not None
         if child is not None:
             resource.meta["module_dir"] = child.dir
@@ -627,7 +650,10 @@ def _reference_text(expr: Any) -> str | None:
 
 
 def _flatten_locs(
-    value: Any, path: tuple[str | int, ...], locs: dict[tuple[str | int, ...], Loc], module: ModuleInstance
+    value: Any,
+    path: tuple[str | int, ...],
+    locs: dict[tuple[str | int, ...], Loc],
+    module: ModuleInstance,
 ) -> None:
     if isinstance(value, LDict):
         for key, item in value.items():
@@ -668,13 +694,15 @@ def evaluate_root(
     return root.resources()
 
 
-def _tfvars(loader: Loader, directory: str, extra: list[str], *, auto: bool) -> dict[str, tuple[Any, Loc]]:
+def _tfvars(
+    loader: Loader, directory: str, extra: list[str], *, auto: bool
+) -> dict[str, tuple[Any, Loc]]:
     files: list[str] = []
     if auto:
         default = os.path.join(directory, "terraform.tfvars")
         if os.path.isfile(default):
             files.append(default)
-        try:
+        with contextlib.suppress(OSError):
             files.extend(
                 sorted(
                     os.path.join(directory, e)
@@ -682,8 +710,6 @@ def _tfvars(loader: Loader, directory: str, extra: list[str], *, auto: bool) -> 
                     if e.endswith(".auto.tfvars")
                 )
             )
-        except OSError:
-            pass
     files.extend(extra)
     out: dict[str, tuple[Any, Loc]] = {}
     if not files:

@@ -62,7 +62,7 @@ def _parser() -> Any:
 def parse_file(path: str, data: bytes | None = None) -> ParsedFile:
     """Parse one ``.tf``/``.tfvars`` file; syntax errors are reported, the rest is kept."""
     if data is None:
-        with open(path, "rb") as handle:  # noqa: PTH123 - hot path, plain open is fastest
+        with open(path, "rb") as handle:
             data = handle.read()
     return parse_bytes(data, path)
 
@@ -217,9 +217,7 @@ class _Converter:
                 val_node = c.child_by_field_name("val")
                 if key_node is None or val_node is None:
                     continue
-                elems.append(
-                    (self.object_key(key_node), self.expr(val_node), c.start_point[0] + 1)
-                )
+                elems.append((self.object_key(key_node), self.expr(val_node), c.start_point[0] + 1))
             return ("object", line, elems)
         if kind == "template_expr":
             return self.template(node.children[0], line)
@@ -306,7 +304,17 @@ class _Converter:
             elif c.type == "ellipsis":
                 grouping = True
         if node.type == "for_object_expr" and len(exprs) >= 2:
-            return ("forobj", line, key_var, value_var, collection, exprs[0], exprs[1], cond, grouping)
+            return (
+                "forobj",
+                line,
+                key_var,
+                value_var,
+                collection,
+                exprs[0],
+                exprs[1],
+                cond,
+                grouping,
+            )
         value = exprs[0] if exprs else ("lit", line, None)
         return ("fortuple", line, key_var, value_var, collection, value, cond)
 

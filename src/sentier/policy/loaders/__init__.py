@@ -37,7 +37,8 @@ def _classify(paths: Sequence[str]) -> tuple[dict[str, list[str]], list[str], li
                 if name.endswith(YAML_SUFFIXES):
                     yaml_files.append(os.path.join(root, name))
                 elif name.endswith(".json") and (
-                    name.endswith(("plan.json", ".tfplan.json", ".tfstate.json")) or "tfplan" in name
+                    name.endswith(("plan.json", ".tfplan.json", ".tfstate.json"))
+                    or "tfplan" in name
                 ):
                     json_files.append(os.path.join(root, name))
             for name in sorted(files):
@@ -46,7 +47,9 @@ def _classify(paths: Sequence[str]) -> tuple[dict[str, list[str]], list[str], li
     return tf_dirs, tf_files, yaml_files, json_files
 
 
-def load_paths(paths: Sequence[str | os.PathLike[str]], *, var_files: Sequence[str] = ()) -> LoadResult:
+def load_paths(
+    paths: Sequence[str | os.PathLike[str]], *, var_files: Sequence[str] = ()
+) -> LoadResult:
     """Read every supported file under ``paths``; a bad file is a problem, never a stop."""
     from sentier.policy.hcl.modules import Loader, evaluate_root
 
@@ -83,7 +86,7 @@ def load_paths(paths: Sequence[str | os.PathLike[str]], *, var_files: Sequence[s
 
 def _read(path: str, result: LoadResult) -> str | None:
     try:
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
+        with open(path, encoding="utf-8") as handle:
             return handle.read()
     except (OSError, UnicodeDecodeError) as error:
         result.problems.append(ParseProblem(path, 1, f"cannot read: {error}"))

@@ -40,6 +40,7 @@ def _construct(node: yaml.Node, path: Path, file: str, locs: dict[Path, Loc]) ->
             locs[sub] = (file, item.start_mark.line + 1)
             items.append(_construct(item, sub, file, locs))
         return items
+    assert isinstance(node, yaml.ScalarNode)
     return _scalar(node)
 
 
@@ -55,7 +56,11 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return _BOOL.get(value.lower(), value)
     if tag.endswith(":int"):
         try:
-            return int(value.replace("_", ""), 0) if value.lower().startswith("0x") else int(value.replace("_", ""))
+            return (
+                int(value.replace("_", ""), 0)
+                if value.lower().startswith("0x")
+                else int(value.replace("_", ""))
+            )
         except ValueError:
             return value
     if tag.endswith(":float"):
@@ -115,7 +120,8 @@ def load_manifest_text(text: str, file: str) -> LoadResult:
 
 def _resource(data: dict[str, Any], locs: dict[Path, Loc], file: str, line: int) -> Resource:
     kind = str(data["kind"])
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw_metadata = data.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     name = str(metadata.get("name") or metadata.get("generateName") or "unnamed")
     namespace = str(metadata.get("namespace") or "default")
     address = f"{kind}/{namespace}/{name}"
@@ -141,7 +147,9 @@ def _resource(data: dict[str, Any], locs: dict[Path, Loc], file: str, line: int)
         for key in CONTAINER_KEYS:
             items = spec.get(key)
             if isinstance(items, list):
-                containers.extend((*pod, key, i) for i, item in enumerate(items) if isinstance(item, dict))
+                containers.extend(
+                    (*pod, key, i) for i, item in enumerate(items) if isinstance(item, dict)
+                )
         views["containers"] = containers
         meta["workload"] = True
         meta["long_running"] = kind not in ("Job", "CronJob", "Pod") or kind == "Pod"

@@ -34,9 +34,9 @@ def _construct(node: yaml.Node, path: Path, file: str, locs: dict[Path, Loc]) ->
             locs[sub] = (file, item.start_mark.line + 1)
             items.append(_construct(item, sub, file, locs))
         return items
-    if node.style == '"':
-        return node.value
-    value = node.value
+    value: Any = getattr(node, "value", None)
+    if getattr(node, "style", None) == '"':
+        return value
     if value == "true":
         return True
     if value == "false":
@@ -61,8 +61,10 @@ def read_json_with_lines(text: str, file: str) -> tuple[Any, dict[Path, Loc]]:
     if node is None:
         try:
             return json.loads(text), {}
-        except ValueError as error:
-            raise PolicyError(f"invalid JSON: {error.msg}", file=file, line=getattr(error, "lineno", None)) from error
+        except json.JSONDecodeError as error:
+            raise PolicyError(
+                f"invalid JSON: {error.msg}", file=file, line=getattr(error, "lineno", None)
+            ) from error
     return _construct(node, (), file, locs), locs
 
 
@@ -90,7 +92,10 @@ def _apply_unknown(values: Any, unknown: Any) -> Any:
             out[key] = _apply_unknown(values.get(key), flag)
         return out
     if isinstance(unknown, list) and isinstance(values, list):
-        return [_apply_unknown(v, unknown[i] if i < len(unknown) else False) for i, v in enumerate(values)]
+        return [
+            _apply_unknown(v, unknown[i] if i < len(unknown) else False)
+            for i, v in enumerate(values)
+        ]
     return values
 
 
@@ -142,7 +147,7 @@ def state_resources(data: dict[str, Any], locs: dict[Path, Loc], file: str) -> l
             continue
         mode = item.get("mode", "managed")
         module = str(item.get("module") or "")
-        base = f"{module + '.' if module else ''}{'data.' if mode == 'data' else ''}{item.get('type')}.{item.get('name')}"
+        base = f"{module + '.' if module else ''}{'data.' if mode == 'data' else ''}{item.get('type')}.{item.get('name')}"  # noqa: E501
         for i_index, instance in enumerate(item.get("instances") or []):
             key = instance.get("index_key")
             suffix = "" if key is None else (f"[{key}]" if isinstance(key, int) else f'["{key}"]')
@@ -167,19 +172,24 @@ def state_resources(data: dict[str, Any], locs: dict[Path, Loc], file: str) -> l
 
 
 def load_state(data: dict[str, Any], locs: dict[Path, Loc], file: str) -> LoadResult:
-    return LoadResult(resources=[r for r in state_resources(data, locs, file) if r.kind == "resource"], files=[file])
+    return LoadResult(
+        resources=[r for r in state_resources(data, locs, file) if r.kind == "resource"],
+        files=[file],
+    )
 
 
 def read_state_file(path: str) -> tuple[list[Resource], dict[str, Any]]:
     """A state file (v4) for drift: its managed resources; errors name the file and line."""
     try:
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
+        with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as error:
         raise PolicyError(f"cannot read: {error.strerror}", file=path) from error
     data, locs = read_json_with_lines(text, path)
     if not isinstance(data, dict) or data.get("version") != 4:
-        raise PolicyError("not a Terraform state of format version 4", file=path, line=1, field="version")
+        raise PolicyError(
+            "not a Terraform state of format version 4", file=path, line=1, field="version"
+        )
     return [r for r in state_resources(data, locs, path) if r.kind == "resource"], data
 
 
@@ -187,7 +197,9 @@ def load_json_file(text: str, file: str) -> LoadResult:
     try:
         data, locs = read_json_with_lines(text, file)
     except PolicyError as error:
-        return LoadResult(problems=[ParseProblem(file, error.line or 1, error.message)], files=[file])
+        return LoadResult(
+            problems=[ParseProblem(file, error.line or 1, error.message)], files=[file]
+        )
     kind = kind_of(data)
     if kind == "plan":
         return load_plan(data, locs, file)

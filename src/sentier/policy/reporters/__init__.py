@@ -12,8 +12,20 @@ from sentier.policy.rules.engine import Finding
 from sentier.policy.scan import ScanResult
 
 FORMATS = ("text", "json", "sarif", "junit")
-_SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
-_SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
+_SARIF_LEVEL = {
+    "critical": "error",
+    "high": "error",
+    "medium": "warning",
+    "low": "note",
+    "info": "note",
+}
+_SECURITY_SEVERITY = {
+    "critical": "9.5",
+    "high": "8.0",
+    "medium": "5.5",
+    "low": "3.0",
+    "info": "1.0",
+}
 
 
 def render(result: ScanResult, fmt: str, *, show_suppressed: bool = False) -> str:
@@ -31,7 +43,9 @@ def to_text(result: ScanResult, *, show_suppressed: bool = False) -> str:
     for finding in result.findings:
         if finding.status != "open" and not show_suppressed:
             continue
-        status = "" if finding.status == "open" else f" [{finding.status}: {finding.suppression or ''}]"
+        status = (
+            "" if finding.status == "open" else f" [{finding.status}: {finding.suppression or ''}]"
+        )
         lines.append(
             f"{finding.file}:{finding.line}: {finding.severity.upper()} {finding.rule_id} "
             f"{finding.message} ({finding.resource}){status}"
@@ -49,11 +63,18 @@ def to_text(result: ScanResult, *, show_suppressed: bool = False) -> str:
 
 
 def to_json(result: ScanResult) -> str:
-    return json.dumps(
-        {"summary": result.summary(), "findings": [f.as_dict() for f in result.findings], "notes": result.notes},
-        indent=2,
-        ensure_ascii=False,
-    ) + "\n"
+    return (
+        json.dumps(
+            {
+                "summary": result.summary(),
+                "findings": [f.as_dict() for f in result.findings],
+                "notes": result.notes,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
 
 
 def _uri(path: str) -> str:
@@ -105,8 +126,12 @@ def to_sarif(result: ScanResult) -> str:
         }
         if f.status != "open":
             item["suppressions"] = [
-                {"kind": "inSource" if (f.suppression or "").startswith("inline") else "external",
-                 "justification": f.suppression or f.status}
+                {
+                    "kind": "inSource"
+                    if (f.suppression or "").startswith("inline")
+                    else "external",
+                    "justification": f.suppression or f.status,
+                }
             ]
         results.append(item)
     document = {
@@ -140,13 +165,13 @@ def to_junit(result: ScanResult) -> str:
         findings = by_rule[rule_id]
         failures = [f for f in findings if f.status == "open"]
         body = "".join(
-            f'<failure message={quoteattr(f.file + ":" + str(f.line) + ": " + f.message)} type={quoteattr(f.severity)}>'
+            f"<failure message={quoteattr(f.file + ':' + str(f.line) + ': ' + f.message)} type={quoteattr(f.severity)}>"  # noqa: E501
             f"{escape(f.file)}:{f.line}: {escape(f.message)} ({escape(f.resource)})</failure>"
             for f in failures
         )
-        skipped = "" if failures else "<skipped message=\"all findings suppressed or baselined\"/>"
+        skipped = "" if failures else '<skipped message="all findings suppressed or baselined"/>'
         cases.append(
-            f'<testcase classname="sentier.{escape(findings[0].pack)}" name={quoteattr(rule_id + " " + findings[0].title)}>'
+            f'<testcase classname="sentier.{escape(findings[0].pack)}" name={quoteattr(rule_id + " " + findings[0].title)}>'  # noqa: E501
             f"{body}{skipped}</testcase>"
         )
     if not cases:
@@ -154,9 +179,9 @@ def to_junit(result: ScanResult) -> str:
     failing_cases = sum(1 for r in by_rule.values() if any(f.status == "open" for f in r))
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuites name="sentier scan" tests="{max(1, len(by_rule))}" failures="{failing_cases}">'
+        f'<testsuites name="sentier scan" tests="{max(1, len(by_rule))}" failures="{failing_cases}">'  # noqa: E501
         f'<testsuite name="sentier" tests="{max(1, len(by_rule))}" failures="{failing_cases}" '
-        f'errors="0" time="{result.duration_s:.3f}"><properties><property name="open_findings" value="{open_count}"/></properties>'
+        f'errors="0" time="{result.duration_s:.3f}"><properties><property name="open_findings" value="{open_count}"/></properties>'  # noqa: E501
         + "".join(cases)
         + "</testsuite></testsuites>\n"
     )

@@ -58,7 +58,9 @@ def tagging(ctx: Context, resource: Resource, base: Path, attribute: str = "tags
         return None, []
     known = {k: v for k, v in (tags or {}).items() if not isinstance(v, Unknown)}
     violations = plan.check(known)
-    unknown_keys = {plan.canonical_key(k) for k, v in (tags or {}).items() if isinstance(v, Unknown)}
+    unknown_keys = {
+        plan.canonical_key(k) for k, v in (tags or {}).items() if isinstance(v, Unknown)
+    }
     violations = [v for v in violations if v.key not in unknown_keys]
     if not violations:
         return False, []
@@ -74,7 +76,9 @@ def sovereignty(ctx: Context, resource: Resource, base: Path) -> Outcome:
     return judge(ctx, resource)
 
 
-def guardrail_tags(ctx: Context, resource: Resource, base: Path, keys: list[str] | None = None) -> Outcome:
+def guardrail_tags(
+    ctx: Context, resource: Resource, base: Path, keys: list[str] | None = None
+) -> Outcome:
     tags = resource.attrs.get("tags")
     if isinstance(tags, Unknown):
         return None, []

@@ -83,7 +83,11 @@ class Compiler:
             match = self.compile(spec["match"]) if "match" in spec else None
             return _related(_list(spec["related"]), _list(spec.get("via", [])), match)
         if "linked" in spec:
-            return _linked(str(spec["linked"]), self.compile(spec.get("match", [])), bool(spec.get("missing_fails", False)))
+            return _linked(
+                str(spec["linked"]),
+                self.compile(spec.get("match", [])),
+                bool(spec.get("missing_fails", False)),
+            )
         if "iam" in spec:
             return _iam(str(spec["iam"]), self.compile(spec["match"]))
         if "python" in spec:
@@ -240,7 +244,7 @@ def _eq(a: Any, b: Any) -> bool:
                 return False
         return isinstance(a, int | float) and not isinstance(a, bool) and float(a) == float(b)
     if isinstance(b, str) and isinstance(a, str):
-        return _norm(a) == _norm(b)
+        return bool(_norm(a) == _norm(b))
     return bool(a == b)
 
 
@@ -250,7 +254,9 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def _leaf_test(op: str, operand: Any, spec: dict[str, Any], compiler: Compiler) -> Callable[[Any], bool | None]:
+def _leaf_test(
+    op: str, operand: Any, spec: dict[str, Any], compiler: Compiler
+) -> Callable[[Any], bool | None]:
     def unknown_guard(function: Callable[[Any], bool | None]) -> Callable[[Any], bool | None]:
         def guarded(value: Any) -> bool | None:
             if isinstance(value, Unknown):
@@ -273,7 +279,9 @@ def _leaf_test(op: str, operand: Any, spec: dict[str, Any], compiler: Compiler) 
         return unknown_guard(lambda v: not any(_eq(v, o) for o in options))
     if op in ("matches", "not_matches"):
         try:
-            pattern = re.compile(str(operand), re.IGNORECASE if spec.get("ignore_case", True) else 0)
+            pattern = re.compile(
+                str(operand), re.IGNORECASE if spec.get("ignore_case", True) else 0
+            )
         except re.error as error:
             raise compiler.fail(f"bad regular expression {operand!r}: {error}") from error
         negate = op == "not_matches"
@@ -293,9 +301,6 @@ def _leaf_test(op: str, operand: Any, spec: dict[str, Any], compiler: Compiler) 
         want_empty = (op == "empty") == bool(operand)
 
         def is_empty(v: Any) -> bool | None:
-            if isinstance(v, list):
-                if any(isinstance(i, Unknown) for i in v) and not v:
-                    return None
             empty = v in (None, "", [], {})
             return empty == want_empty
 
@@ -507,9 +512,7 @@ def _iam(path_text: str, match: Condition) -> Condition:
                 unknown = True
                 continue
             for statement in found or []:
-                probe = Resource(
-                    "iam_statement", "", "", resource.file, resource.line, statement
-                )
+                probe = Resource("iam_statement", "", "", resource.file, resource.line, statement)
                 result, _ = match(ctx, probe, ())
                 if result:
                     witnesses.append((resource.loc_of(path), None))
@@ -525,15 +528,20 @@ def _iam(path_text: str, match: Condition) -> Condition:
 
 def _python(function: Callable[..., Any], options: dict[str, Any]) -> Condition:
     def run(ctx: Context, resource: Resource, base: Path) -> Outcome:
-        result = function(ctx, resource, base, **options)
+        result: Any = function(ctx, resource, base, **options)
         if isinstance(result, tuple):
-            return result  # type: ignore[return-value]
+            return result
         return (result, []) if result is not None else UNKNOWN
 
     return run
 
 
-def _port_range(low: tuple[str | int, ...], high: tuple[str | int, ...], protocol: tuple[str | int, ...], port: int) -> Condition:
+def _port_range(
+    low: tuple[str | int, ...],
+    high: tuple[str | int, ...],
+    protocol: tuple[str | int, ...],
+    port: int,
+) -> Condition:
     def run(ctx: Context, resource: Resource, base: Path) -> Outcome:
         low_v = resource.get((*base, *low))
         high_v = resource.get((*base, *high))

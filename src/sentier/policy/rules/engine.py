@@ -186,9 +186,7 @@ class Context:
                             out.append(other)
         return out
 
-    def _relation_index(
-        self, rtype: str, path: tuple[str | int, ...]
-    ) -> dict[str, list[Resource]]:
+    def _relation_index(self, rtype: str, path: tuple[str | int, ...]) -> dict[str, list[Resource]]:
         key = (rtype, path)
         index = self._relations.get(key)
         if index is not None:
@@ -246,7 +244,12 @@ def parse_rule(data: Any, path: str, pack: str, text: str = "") -> Rule:
     checks: list[Check] = []
     raw_checks = data["checks"]
     if not isinstance(raw_checks, list) or not raw_checks:
-        raise PolicyError("checks must be a non-empty list", file=path, line=_line_of_key(text, "checks"), field="checks")
+        raise PolicyError(
+            "checks must be a non-empty list",
+            file=path,
+            line=_line_of_key(text, "checks"),
+            field="checks",
+        )
     for index, raw in enumerate(raw_checks):
         where = f"checks[{index}]"
         if not isinstance(raw, dict):
@@ -259,14 +262,18 @@ def parse_rule(data: Any, path: str, pack: str, text: str = "") -> Rule:
             fail = compiler.compile(raw["fail"]) if "fail" in raw else None
             when = compiler.compile(raw["when"]) if "when" in raw else None
         except PolicyError as error:
-            raise PolicyError(error.message, file=path, line=_line_of_key(text, "fail"), field=where) from error
+            raise PolicyError(
+                error.message, file=path, line=_line_of_key(text, "fail"), field=where
+            ) from error
         if fail is None and rego is None:
             raise PolicyError("a check needs fail (or rego)", file=path, field=where)
         report = raw.get("report")
         report_resource = report == "resource"
         report_paths = None
         if report is not None and not report_resource:
-            report_paths = [parse_path(str(p)) for p in (report if isinstance(report, list) else [report])]
+            report_paths = [
+                parse_path(str(p)) for p in (report if isinstance(report, list) else [report])
+            ]
         checks.append(
             Check(
                 types=[str(t) for t in (types if isinstance(types, list) else [types])],
@@ -313,10 +320,12 @@ def _rego(raw: dict[str, Any], path: str) -> tuple[str, str]:
     if "rego_file" in raw:
         policy_path = os.path.join(os.path.dirname(path), str(raw["rego_file"]))
         try:
-            with open(policy_path, encoding="utf-8") as handle:  # noqa: PTH123
+            with open(policy_path, encoding="utf-8") as handle:
                 text = handle.read()
         except OSError as error:
-            raise PolicyError(f"cannot read Rego policy: {error}", file=path, field="rego_file") from error
+            raise PolicyError(
+                f"cannot read Rego policy: {error}", file=path, field="rego_file"
+            ) from error
     else:
         text = str(raw["rego"])
     return text, str(raw.get("query", "data.sentier.deny"))
@@ -326,13 +335,13 @@ def load_rule_file(path: str, pack: str) -> Rule:
     import yaml
 
     try:
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
+        with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as error:
         raise PolicyError(f"cannot read: {error.strerror}", file=path) from error
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(text, Loader=loader)  # noqa: S506 - safe loader
+        data = yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         raise PolicyError(
@@ -375,7 +384,9 @@ def load_rules(
     seen: dict[str, str] = {}
     for rule in rules:
         if rule.id in seen:
-            raise PolicyError(f"rule id {rule.id} is also defined in {seen[rule.id]}", file=rule.path, field="id")
+            raise PolicyError(
+                f"rule id {rule.id} is also defined in {seen[rule.id]}", file=rule.path, field="id"
+            )
         seen[rule.id] = rule.path
     return rules
 
@@ -390,7 +401,9 @@ def _format(template: str, resource: Resource) -> str:
         return template
 
 
-def _report_locs(check: Check, resource: Resource, witnesses: list[tuple[Loc, str | None]]) -> list[tuple[Loc, str | None]]:
+def _report_locs(
+    check: Check, resource: Resource, witnesses: list[tuple[Loc, str | None]]
+) -> list[tuple[Loc, str | None]]:
     if check.report_resource:
         return [((resource.file, resource.line), witnesses[0][1] if witnesses else None)]
     if check.report:
@@ -463,7 +476,7 @@ def _evaluate_rego(check: Check, resource: Resource) -> list[tuple[Loc, str | No
         engine = lakera_regorus.Engine()
         try:
             engine.add_policy("rule.rego", text)
-        except Exception as error:  # noqa: BLE001 - regorus raises plain exceptions
+        except Exception as error:
             raise PolicyError(f"invalid Rego policy: {error}") from error
         _REGO_ENGINES[id(check)] = engine
     engine.set_input(
@@ -477,7 +490,7 @@ def _evaluate_rego(check: Check, resource: Resource) -> list[tuple[Loc, str | No
     )
     try:
         answer = engine.eval_query(query)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise PolicyError(f"Rego query {query} failed: {error}") from error
     messages: list[str] = []
     for result in answer.get("result", []):

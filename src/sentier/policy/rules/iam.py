@@ -36,7 +36,7 @@ def _principals(value: Any) -> list[str]:
     return [str(v) for v in _as_list(value)]
 
 
-def parse_document(value: Any) -> dict[str, Any] | None | Unknown:
+def parse_document(value: Any) -> dict[str, Any] | Unknown | None:
     """A policy document as a dict; None when it is not one; Unknown when not knowable."""
     if isinstance(value, Unknown):
         return value

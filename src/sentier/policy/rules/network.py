@@ -25,9 +25,7 @@ def is_world_cidr(value: Any, *, lenient: bool = False) -> bool | None:
         return False
     text = value.strip().lower()
     if lenient:
-        if text in AZURE_WORLD or text.endswith("/0"):
-            return True
-        return False
+        return text in AZURE_WORLD or text.endswith("/0")
     if text in ("0.0.0.0/0", "::/0", "::0/0"):
         return True
     if text.endswith("/0"):

@@ -39,7 +39,9 @@ class PolicyFinding(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    scan_id: Mapped[int] = mapped_column(ForeignKey("policy_scans.id", ondelete="CASCADE"), index=True)
+    scan_id: Mapped[int] = mapped_column(
+        ForeignKey("policy_scans.id", ondelete="CASCADE"), index=True
+    )
     fingerprint: Mapped[str] = mapped_column(String(40), index=True)
     # new | still-open | fixed (relative to the previous scan of the same target)
     state: Mapped[str] = mapped_column(String(16))

@@ -36,7 +36,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_policy_scans_target"), ["target"], unique=False)
     op.create_table(
         "policy_findings",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("scan_id", sa.Integer(), nullable=False),
         sa.Column("fingerprint", sa.String(length=40), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
@@ -55,17 +60,26 @@ def upgrade() -> None:
         sa.Column("owner_ref", sa.String(length=512), nullable=True),
         sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["scan_id"], ["policy_scans.id"], name=op.f("fk_policy_findings_scan_id_policy_scans"), ondelete="CASCADE"
+            ["scan_id"],
+            ["policy_scans.id"],
+            name=op.f("fk_policy_findings_scan_id_policy_scans"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_findings")),
     )
     with op.batch_alter_table("policy_findings", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_policy_findings_fingerprint"), ["fingerprint"], unique=False)
-        batch_op.create_index(batch_op.f("ix_policy_findings_owner_ref"), ["owner_ref"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_policy_findings_fingerprint"), ["fingerprint"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_policy_findings_owner_ref"), ["owner_ref"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_policy_findings_rule_id"), ["rule_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_policy_findings_scan_id"), ["scan_id"], unique=False)
         batch_op.create_index("ix_policy_findings_scan_state", ["scan_id", "state"], unique=False)
-        batch_op.create_index("ix_policy_findings_entity_state", ["entity_ref", "state"], unique=False)
+        batch_op.create_index(
+            "ix_policy_findings_entity_state", ["entity_ref", "state"], unique=False
+        )
 
 
 def downgrade() -> None:
