@@ -76,7 +76,7 @@ def registry() -> dict[str, dict[str, Region]]:
     data = yaml.load(
         (HERE / "regions.yaml").read_text(encoding="utf-8"),
         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
-    )  # noqa: E501
+    )
     out: dict[str, dict[str, Region]] = {}
     for provider, regions in data["providers"].items():
         out[provider] = {

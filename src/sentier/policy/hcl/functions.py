@@ -678,6 +678,8 @@ PLAIN: dict[str, Callable[..., Any]] = {
     "matchkeys": fn_matchkeys,
     "urlencode": lambda t: __import__("urllib.parse").parse.quote(str(t), safe=""),
     "tobool": fn_tobool,
+    "toset": fn_toset,
+    "tomap": fn_tomap,
     "tonumber": fn_tonumber,
     "tostring": fn_tostring,
     "lower": lambda t: str(t).lower(),
