@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - samples and fixtures read better on one line
 """Kubernetes manifests and Terraform plan/state JSON in the one resource model."""
 
 from __future__ import annotations

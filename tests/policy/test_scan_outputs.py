@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - samples and fixtures read better on one line
 """Scans end to end: reporters, suppressions, baseline, exit codes, Rego and custom rules."""
 
 from __future__ import annotations
