@@ -1,4 +1,3 @@
-# ruff: noqa: E501 - samples and fixtures read better on one line
 """Findings stored per scan: attribution to catalog entities, new/still-open/fixed, events."""
 
 from __future__ import annotations
