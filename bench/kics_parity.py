@@ -15,10 +15,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__))))
 
-from _report import table, write_section  # noqa: E402
-
-from sentier.policy.parity import evaluate, totals  # noqa: E402
-from sentier.policy.rules.engine import load_rules  # noqa: E402
+from _report import table, write_section
+from sentier.policy.parity import evaluate, totals
+from sentier.policy.rules.engine import load_rules
 
 CHECKOV = {"recall": 0.689, "false_positive_rate": 0.043, "line_exact": 0.66, "module_flagged": 0}
 
@@ -39,10 +38,30 @@ def main() -> int:
         for miss in r.misses:
             print(f"  {r.query}: {miss}")
     rows = [
-        ["recall on positive files", f"{t['recall']:.1%} ({t['positives_flagged']}/{t['positives']})", f"{CHECKOV['recall']:.1%} (84/122)", "≥ 95 %"],
-        ["… of which call registry modules", f"{t['module_flagged']}/{t['module_positives']}", "0/26", ""],
-        ["false positives on negative files", f"{t['false_positive_rate']:.1%} ({t['false_positives']}/{t['negatives']})", f"{CHECKOV['false_positive_rate']:.1%} (4/94)", "0"],
-        ["expected findings matched at the same line", f"{t['line_exact']:.1%} ({t['lines_matched']}/{t['expected_findings']})", f"{CHECKOV['line_exact']:.0%} (124/187)", "≥ 95 %"],
+        [
+            "recall on positive files",
+            f"{t['recall']:.1%} ({t['positives_flagged']}/{t['positives']})",
+            f"{CHECKOV['recall']:.1%} (84/122)",
+            "≥ 95 %",
+        ],
+        [
+            "… of which call registry modules",
+            f"{t['module_flagged']}/{t['module_positives']}",
+            "0/26",
+            "",
+        ],
+        [
+            "false positives on negative files",
+            f"{t['false_positive_rate']:.1%} ({t['false_positives']}/{t['negatives']})",
+            f"{CHECKOV['false_positive_rate']:.1%} (4/94)",
+            "0",
+        ],
+        [
+            "expected findings matched at the same line",
+            f"{t['line_exact']:.1%} ({t['lines_matched']}/{t['expected_findings']})",
+            f"{CHECKOV['line_exact']:.0%} (124/187)",
+            "≥ 95 %",
+        ],
         ["KICS queries mapped to a sentier rule", f"{t['mapped']}/{t['queries']}", "", ""],
     ]
     body = table(["measure", "sentier", "Checkov 3.3.30 (corpus README)", "target"], rows)

@@ -39,7 +39,7 @@ def _aws(resource: Resource, index: int) -> str:
         return (
             f'resource "aws_s3_bucket" "{name}" {{\n  bucket = "acme-{resource.name}"\n'
             f"{_tags(resource, complete=complete)}}}\n\n"
-            f'resource "aws_s3_bucket_acl" "{name}" {{\n  bucket = aws_s3_bucket.{name}.id\n  {public}\n}}\n\n'
+            f'resource "aws_s3_bucket_acl" "{name}" {{\n  bucket = aws_s3_bucket.{name}.id\n  {public}\n}}\n\n'  # noqa: E501
             f'resource "aws_s3_bucket_versioning" "{name}" {{\n  bucket = aws_s3_bucket.{name}.id\n'
             '  versioning_configuration {\n    status = "Enabled"\n  }\n}\n\n'
             f'resource "aws_s3_bucket_public_access_block" "{name}" {{\n'
@@ -81,15 +81,13 @@ def _gcp(resource: Resource, index: int) -> str:
         )
     if resource.type == "database":
         return (
-            f'resource "google_sql_database_instance" "{name}" {{\n  name             = "{resource.name}"\n'
+            f'resource "google_sql_database_instance" "{name}" {{\n  name             = "{resource.name}"\n'  # noqa: E501
             f'  region           = "europe-west1"\n  database_version = "POSTGRES_15"\n'
-            "  settings {\n    tier = \"db-custom-2-7680\"\n    ip_configuration {\n"
-            '      ipv4_enabled    = false\n      private_network = "projects/acme-data/global/networks/main"\n'
-            f"    }}\n    user_labels = {{ team = \"{resource.owner}\" }}\n  }}\n}}\n"
+            '  settings {\n    tier = "db-custom-2-7680"\n    ip_configuration {\n'
+            '      ipv4_enabled    = false\n      private_network = "projects/acme-data/global/networks/main"\n'  # noqa: E501
+            f'    }}\n    user_labels = {{ team = "{resource.owner}" }}\n  }}\n}}\n'
         )
-    return (
-        f'resource "google_pubsub_topic" "{name}" {{\n  name = "{resource.name}"\n{labels}}}\n'
-    )
+    return f'resource "google_pubsub_topic" "{name}" {{\n  name = "{resource.name}"\n{labels}}}\n'
 
 
 def write_terraform(org: Organisation, root: Path) -> dict[str, int]:
