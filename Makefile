@@ -28,6 +28,8 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/catalog_ingest.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/kics_parity.py
+	$(BIN)/python bench/iac_scan.py
 
 clean:
 	rm -rf $(VENV) .sentier .pytest_cache .mypy_cache .ruff_cache

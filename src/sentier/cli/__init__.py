@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from sentier import __version__
-from sentier.cli import catalog, db, demo, events, serve, token, webhooks
+from sentier.cli import catalog, db, demo, drift, events, rules, scan, serve, token, webhooks
 
 app = typer.Typer(
     name="sentier",
@@ -20,6 +20,10 @@ app.add_typer(token.app, name="token")
 app.command(name="serve")(serve.serve)
 app.add_typer(events.app, name="events")
 app.add_typer(webhooks.app, name="webhooks")
+app.command("scan")(scan.scan)
+app.add_typer(scan.findings_app, name="findings")
+app.add_typer(rules.app, name="rules")
+app.command("drift")(drift.drift)
 
 
 @app.command()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 import yaml
 from rich.console import Console
-from sqlalchemy import Engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 console = Console()
 err_console = Console(stderr=True)

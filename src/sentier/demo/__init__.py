@@ -11,9 +11,10 @@ from pathlib import Path
 
 from sentier.demo.catalog_files import write_catalog
 from sentier.demo.organisation import Organisation, build_organisation
+from sentier.demo.terraform_files import write_terraform
 
 Writer = Callable[[Organisation, Path], dict[str, int]]
-WRITERS: list[tuple[str, Writer]] = [("catalog", write_catalog)]
+WRITERS: list[tuple[str, Writer]] = [("catalog", write_catalog), ("terraform", write_terraform)]
 
 
 def generate_organisation(directory: Path, *, seed: int = 42) -> dict[str, int]:

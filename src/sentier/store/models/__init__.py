@@ -19,6 +19,7 @@ from sentier.store.models.events import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from sentier.store.models.policy import PolicyFinding, PolicyScan
 
 __all__ = [
     "ApiToken",
@@ -36,6 +37,8 @@ __all__ = [
     "JSONType",
     "LoginCode",
     "OutboxEvent",
+    "PolicyFinding",
+    "PolicyScan",
     "Relation",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -1,0 +1,20 @@
+# sentier's model of terraform-aws-modules/sqs (v4 and later: SQS-managed encryption on by default)
+variable "create" { default = true }
+variable "name" { default = null }
+variable "kms_master_key_id" { default = null }
+variable "sqs_managed_sse_enabled" { default = true }
+variable "visibility_timeout_seconds" { default = null }
+variable "message_retention_seconds" { default = null }
+variable "tags" { default = {} }
+
+resource "aws_sqs_queue" "this" {
+  count                      = var.create ? 1 : 0
+  name                       = var.name
+  kms_master_key_id          = var.kms_master_key_id
+  sqs_managed_sse_enabled    = var.kms_master_key_id != null ? null : var.sqs_managed_sse_enabled
+  visibility_timeout_seconds = var.visibility_timeout_seconds
+  message_retention_seconds  = var.message_retention_seconds
+  tags                       = var.tags
+}
+
+output "queue_id" { value = try(aws_sqs_queue.this[0].id, "") }

@@ -1,0 +1,325 @@
+"""Findings stored per scan, attributed to catalog entities, with events for every change.
+
+Attribution: a configured path mapping (glob -> entity) wins; otherwise the entity whose
+``backstage.io/source-location`` or ``backstage.io/managed-by-location`` (``file:``/``dir:``
+targets) is the deepest directory containing the file. What matches nothing stays
+unattributed (``entity_ref`` null), never dropped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sentier import events
+from sentier.events.types import POLICY_FINDING_FIXED, POLICY_FINDING_OPENED
+from sentier.policy.config import PathMapping
+from sentier.policy.rules.engine import Finding
+from sentier.policy.scan import ScanResult
+from sentier.store import bulk_insert
+from sentier.store.models import PolicyFinding, PolicyScan
+from sentier.store.models.base import utcnow
+
+LOCATION_ANNOTATIONS = ("backstage.io/source-location", "backstage.io/managed-by-location")
+
+
+def _location_dir(value: str) -> str | None:
+    for prefix in ("file:", "dir:"):
+        if value.startswith(prefix):
+            path = value[len(prefix) :]
+            if not os.path.isabs(path):
+                return None
+            if path.endswith((".yaml", ".yml")):
+                path = os.path.dirname(path)
+            return os.path.normpath(path)
+    return None
+
+
+def entity_locations(session: Session) -> list[tuple[str, str, str | None]]:
+    """(directory, entity ref, owner ref) of every entity with a local location annotation."""
+    from sentier.catalog import EntityFilter, list_entities
+
+    out: dict[tuple[str, str], str | None] = {}
+    for annotation in LOCATION_ANNOTATIONS:
+        after = None
+        while True:
+            page = list_entities(
+                session, EntityFilter(annotations=[annotation]), limit=500, after=after
+            )
+            for entity in page.items:
+                annotations = (entity.body.get("metadata") or {}).get("annotations") or {}
+                directory = _location_dir(str(annotations.get(annotation, "")))
+                if directory and (directory, entity.ref) not in out:
+                    out[(directory, entity.ref)] = entity.owner_ref
+            if not page.next_cursor:
+                break
+            after = page.next_cursor
+    return [(d, ref, owner) for (d, ref), owner in out.items()]
+
+
+class Attributor:
+    def __init__(
+        self, session: Session, mappings: Sequence[PathMapping] = (), root: str = "."
+    ) -> None:
+        from sentier.catalog import find_entity
+
+        self.mappings = list(mappings)
+        self.root = root
+        self.locations = sorted(entity_locations(session), key=lambda item: -len(item[0]))
+        self.session = session
+        self._find = find_entity
+        self._cache: dict[str, tuple[str | None, str | None]] = {}
+
+    def __call__(self, file: str) -> tuple[str | None, str | None]:
+        cached = self._cache.get(file)
+        if cached is not None:
+            return cached
+        result: tuple[str | None, str | None] = (None, None)
+        absolute = os.path.abspath(file)
+        relative = os.path.relpath(absolute, os.path.abspath(self.root))
+        for mapping in self.mappings:
+            if fnmatch.fnmatch(relative, mapping.pattern) or fnmatch.fnmatch(file, mapping.pattern):
+                entity = self._find(self.session, mapping.entity)
+                result = (
+                    (entity.ref, entity.owner_ref) if entity else (mapping.entity.lower(), None)
+                )
+                break
+        else:
+            for directory, ref, owner in self.locations:
+                if absolute == directory or absolute.startswith(directory + os.sep):
+                    result = (ref, owner)
+                    break
+        self._cache[file] = result
+        return result
+
+
+def target_of(paths: Sequence[str]) -> str:
+    return ",".join(sorted(os.path.abspath(p) for p in paths))[:512]
+
+
+def record_scan(
+    session: Session,
+    result: ScanResult,
+    *,
+    target: str | None = None,
+    mappings: Sequence[PathMapping] = (),
+    root: str = ".",
+) -> dict[str, Any]:
+    """Store a scan and its findings; emit opened/fixed events; returns what changed."""
+    target = target or target_of(result.paths)
+    previous_id = session.scalar(select(func.max(PolicyScan.id)).where(PolicyScan.target == target))
+    previous: dict[str, PolicyFinding] = {}
+    if previous_id is not None:
+        for row in session.scalars(
+            select(PolicyFinding).where(
+                PolicyFinding.scan_id == previous_id, PolicyFinding.state != "fixed"
+            )
+        ):
+            previous[row.fingerprint] = row
+    attribute = Attributor(session, mappings, root)
+    scan = PolicyScan(target=target, paths=result.paths, summary=result.summary())
+    session.add(scan)
+    session.flush()
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    pending: list[events.PendingEvent] = []
+    current: set[str] = set()
+    opened = still = 0
+    for finding in result.findings:
+        fingerprint = finding.fingerprint
+        if fingerprint in current:
+            continue
+        current.add(fingerprint)
+        entity_ref, owner_ref = attribute(finding.file)
+        before = previous.get(fingerprint)
+        state = "still-open" if before is not None else "new"
+        if state == "new":
+            opened += 1
+        else:
+            still += 1
+        rows.append(
+            _row(
+                scan.id,
+                finding,
+                state,
+                entity_ref,
+                owner_ref,
+                before.first_seen_at if before else now,
+            )
+        )
+        if state == "new" and finding.status == "open":
+            pending.append(
+                events.PendingEvent(
+                    POLICY_FINDING_OPENED,
+                    entity_ref or f"file:{finding.file}",
+                    {**finding.as_dict(), "scan_id": scan.id, "entity_ref": entity_ref},
+                    owner_ref,
+                )
+            )
+    fixed = 0
+    for fingerprint, before in previous.items():
+        if fingerprint in current:
+            continue
+        fixed += 1
+        rows.append(
+            {
+                "scan_id": scan.id,
+                "fingerprint": fingerprint,
+                "state": "fixed",
+                "status": before.status,
+                "rule_id": before.rule_id,
+                "severity": before.severity,
+                "category": before.category,
+                "title": before.title,
+                "message": before.message,
+                "file": before.file,
+                "line": before.line,
+                "resource": before.resource,
+                "resource_type": before.resource_type,
+                "pack": before.pack,
+                "entity_ref": before.entity_ref,
+                "owner_ref": before.owner_ref,
+                "first_seen_at": before.first_seen_at,
+            }
+        )
+        if before.status == "open":
+            pending.append(
+                events.PendingEvent(
+                    POLICY_FINDING_FIXED,
+                    before.entity_ref or f"file:{before.file}",
+                    {
+                        "fingerprint": fingerprint,
+                        "rule_id": before.rule_id,
+                        "file": before.file,
+                        "resource": before.resource,
+                        "scan_id": scan.id,
+                        "entity_ref": before.entity_ref,
+                    },
+                    before.owner_ref,
+                )
+            )
+    bulk_insert(session, PolicyFinding.__table__, rows)  # type: ignore[arg-type]
+    scan.opened, scan.fixed, scan.still_open = opened, fixed, still
+    if pending:
+        events.record_many(session, pending)
+    return {
+        "scan_id": scan.id,
+        "target": target,
+        "new": opened,
+        "fixed": fixed,
+        "still_open": still,
+    }
+
+
+def _row(
+    scan_id: int,
+    finding: Finding,
+    state: str,
+    entity_ref: str | None,
+    owner_ref: str | None,
+    first_seen: Any,
+) -> dict[str, Any]:
+    return {
+        "scan_id": scan_id,
+        "fingerprint": finding.fingerprint,
+        "state": state,
+        "status": finding.status,
+        "rule_id": finding.rule_id,
+        "severity": finding.severity,
+        "category": finding.category,
+        "title": finding.title,
+        "message": finding.message,
+        "file": finding.file,
+        "line": finding.line,
+        "resource": finding.resource,
+        "resource_type": finding.resource_type,
+        "pack": finding.pack,
+        "entity_ref": entity_ref,
+        "owner_ref": owner_ref,
+        "first_seen_at": first_seen,
+    }
+
+
+def _as_dict(row: PolicyFinding) -> dict[str, Any]:
+    return {
+        "scan_id": row.scan_id,
+        "fingerprint": row.fingerprint,
+        "state": row.state,
+        "status": row.status,
+        "rule_id": row.rule_id,
+        "severity": row.severity,
+        "title": row.title,
+        "message": row.message,
+        "file": row.file,
+        "line": row.line,
+        "resource": row.resource,
+        "entity_ref": row.entity_ref,
+        "owner_ref": row.owner_ref,
+        "first_seen_at": row.first_seen_at.isoformat() if row.first_seen_at else None,
+    }
+
+
+def latest_scan_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(func.max(PolicyScan.id)).group_by(PolicyScan.target)))
+
+
+def list_findings(
+    session: Session,
+    *,
+    entity: str | None = None,
+    owner: str | None = None,
+    scan_id: int | None = None,
+    include_fixed: bool = False,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Findings of the latest scan of every target (or of one scan), filtered."""
+    scans = [scan_id] if scan_id is not None else latest_scan_ids(session)
+    if not scans:
+        return []
+    query = select(PolicyFinding).where(PolicyFinding.scan_id.in_(scans))
+    if not include_fixed:
+        query = query.where(PolicyFinding.state != "fixed")
+    if entity:
+        query = query.where(PolicyFinding.entity_ref == entity.lower())
+    if owner:
+        query = query.where(PolicyFinding.owner_ref == owner.lower())
+    query = query.order_by(PolicyFinding.file, PolicyFinding.line, PolicyFinding.rule_id).limit(
+        limit
+    )
+    return [_as_dict(row) for row in session.scalars(query)]
+
+
+def list_scans(session: Session, *, limit: int = 50) -> list[dict[str, Any]]:
+    rows = session.scalars(select(PolicyScan).order_by(PolicyScan.id.desc()).limit(limit))
+    return [
+        {
+            "id": r.id,
+            "target": r.target,
+            "started_at": r.started_at.isoformat(),
+            "new": r.opened,
+            "fixed": r.fixed,
+            "still_open": r.still_open,
+            "summary": r.summary,
+        }
+        for r in rows
+    ]
+
+
+def entity_summary(session: Session, entity_ref: str) -> dict[str, Any]:
+    """Open findings of one entity by severity (for its page and scorecards)."""
+    findings = list_findings(session, entity=entity_ref)
+    by_severity: dict[str, int] = {}
+    for f in findings:
+        if f["status"] == "open":
+            by_severity[f["severity"]] = by_severity.get(f["severity"], 0) + 1
+    return {
+        "entity_ref": entity_ref.lower(),
+        "open": sum(by_severity.values()),
+        "by_severity": by_severity,
+        "findings": findings,
+    }
