@@ -28,6 +28,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/catalog_ingest.py
 	$(BIN)/python bench/loghub.py
+	$(BIN)/python bench/nab.py
 
 clean:
 	rm -rf $(VENV) .sentier .pytest_cache .mypy_cache .ruff_cache
