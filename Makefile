@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/catalog_ingest.py
 	$(BIN)/python bench/loghub.py
 	$(BIN)/python bench/nab.py
+	$(BIN)/python bench/incidents.py
 
 clean:
 	rm -rf $(VENV) .sentier .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from sentier import __version__
-from sentier.cli import catalog, db, demo, logs, metrics
+from sentier.cli import alerts, catalog, db, demo, logs, metrics
 
 app = typer.Typer(
     name="sentier",
@@ -18,6 +18,8 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(demo.app, name="demo")
 app.add_typer(logs.app, name="logs")
 app.add_typer(metrics.app, name="metrics")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(alerts.incidents_app, name="incidents")
 
 
 @app.command()
