@@ -170,6 +170,7 @@ def generate(
     unknown_share: float = 0.1,
     batch: int = 8,
     fault_entities: list[str] | None = None,
+    silent_roots: float = 0.3,
 ) -> Scenario:
     """A day (by default) of faults and noise on ``graph``; same seed, same storm."""
     rng = random.Random(seed)
@@ -208,7 +209,7 @@ def generate(
         fault_list.append(fault)
         duration = timedelta(minutes=rng.uniform(10, 45))
         kind = _kind(entity) if _kind(entity) in CAUSES else "component"
-        silent_root = kind == "resource" and rng.random() < 0.3
+        silent_root = kind == "resource" and rng.random() < silent_roots
         if not silent_root:
             writer.alert(
                 fault.id,
