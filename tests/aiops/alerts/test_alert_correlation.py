@@ -107,3 +107,13 @@ def test_unknown_services_group_by_what_they_name() -> None:
     incidents = correlator.finish()
     assert sorted(len(i.alerts) for i in incidents) == [1, 2]
     assert all(a.alert.entity is None for i in incidents for a in i.alerts)
+
+
+def test_a_lone_silent_dependency_is_a_lower_suspect() -> None:
+    graph = DependencyGraph.from_edges([("component:default/a", "resource:default/bucket")])
+    correlator = Correlator(graph)
+    correlator.process(alert("a", 0))
+    (incident,) = correlator.finish()
+    ranked = [c["ref"] for c in incident.root_causes]
+    assert ranked == ["component:default/a", "resource:default/bucket"]
+    assert "1 alerting entity uses it directly" in " ".join(incident.root_causes[1]["reasons"])

@@ -3,8 +3,10 @@
 A failing dependency makes the entities that need it fail after it. So the likely cause is
 the entity that the other alerting entities depend on (coverage), that depends on no other
 alerting entity (upstream-most), that alerted first (timing), and alerted loudest (strength).
-An entity that does not alert itself but that several alerting entities share as a direct
-dependency is a suspect too (a database nobody monitors), ranked a little lower.
+An entity that does not alert itself but that alerting entities use directly is a suspect
+too (a database nobody monitors): ranked a little lower when several alerting entities share
+it, and below the alerting entity when only one uses it (a resource before a service, since
+resources are the ones that often go unmonitored).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 from sentier.aiops.alerts.graph import DependencyGraph
 
 WEIGHTS = {"coverage": 0.45, "upstream": 0.25, "timing": 0.2, "strength": 0.1}
-SILENT_FACTOR = 0.8
+SILENT_FACTOR = 0.8  # a silent dependency shared by several alerting entities
+LONE_SILENT_FACTOR = 0.4  # a silent dependency of a single alerting entity
 
 
 @dataclass
@@ -56,7 +59,7 @@ def rank(
             for target in targets:
                 if target not in alerting:
                     silent[target] = silent.get(target, 0) + 1
-    candidates = alerting | {ref for ref, n in silent.items() if n >= 2}
+    candidates = alerting | set(silent)
     suspects = []
     for ref in candidates:
         others = alerting - {ref}
@@ -94,10 +97,15 @@ def rank(
                 + WEIGHTS["strength"] * loud
             )
         else:
+            users = silent[ref]
             reasons.append(
-                f"not alerting itself, but {silent[ref]} alerting entities use it directly"
+                f"not alerting itself, but {users} alerting "
+                f"{'entities use' if users > 1 else 'entity uses'} it directly"
             )
-            score = SILENT_FACTOR * (
+            factor = SILENT_FACTOR if silent[ref] >= 2 else LONE_SILENT_FACTOR
+            if not ref.startswith("resource:"):
+                factor *= 0.9
+            score = factor * (
                 WEIGHTS["coverage"] * coverage + WEIGHTS["upstream"] * (0.0 if below else 1.0)
             )
         suspects.append(Suspect(ref, score, reasons))
