@@ -30,6 +30,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/kics_parity.py
 	$(BIN)/python bench/iac_scan.py
+	$(BIN)/python bench/loghub.py
+	$(BIN)/python bench/nab.py
+	$(BIN)/python bench/incidents.py
 
 clean:
 	rm -rf $(VENV) .sentier .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,21 @@ from __future__ import annotations
 import typer
 
 from sentier import __version__
-from sentier.cli import catalog, db, demo, drift, events, rules, scan, serve, token, webhooks
+from sentier.cli import (
+    alerts,
+    catalog,
+    db,
+    demo,
+    drift,
+    events,
+    logs,
+    metrics,
+    rules,
+    scan,
+    serve,
+    token,
+    webhooks,
+)
 
 app = typer.Typer(
     name="sentier",
@@ -24,6 +38,10 @@ app.command("scan")(scan.scan)
 app.add_typer(scan.findings_app, name="findings")
 app.add_typer(rules.app, name="rules")
 app.command("drift")(drift.drift)
+app.add_typer(logs.app, name="logs")
+app.add_typer(metrics.app, name="metrics")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(alerts.incidents_app, name="incidents")
 
 
 @app.command()

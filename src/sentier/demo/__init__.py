@@ -9,12 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from sentier.demo.aiops_files import write_aiops
 from sentier.demo.catalog_files import write_catalog
 from sentier.demo.organisation import Organisation, build_organisation
 from sentier.demo.terraform_files import write_terraform
 
 Writer = Callable[[Organisation, Path], dict[str, int]]
-WRITERS: list[tuple[str, Writer]] = [("catalog", write_catalog), ("terraform", write_terraform)]
+WRITERS: list[tuple[str, Writer]] = [
+    ("catalog", write_catalog),
+    ("terraform", write_terraform),
+    ("aiops", write_aiops),
+]
 
 
 def generate_organisation(directory: Path, *, seed: int = 42) -> dict[str, int]:

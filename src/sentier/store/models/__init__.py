@@ -1,5 +1,6 @@
 """SQLAlchemy models of every domain, registered on one metadata for Alembic."""
 
+from sentier.store.models.aiops import Alert, Incident, IncidentEvent, LogMinerState
 from sentier.store.models.auth import ApiToken, AuditEvent, IngestJob, LoginCode
 from sentier.store.models.base import Base, JSONType, utcnow
 from sentier.store.models.catalog import (
@@ -22,6 +23,7 @@ from sentier.store.models.events import (
 from sentier.store.models.policy import PolicyFinding, PolicyScan
 
 __all__ = [
+    "Alert",
     "ApiToken",
     "AuditEvent",
     "Base",
@@ -33,8 +35,11 @@ __all__ = [
     "EventCursor",
     "InboundHook",
     "InboundMessage",
+    "Incident",
+    "IncidentEvent",
     "IngestJob",
     "JSONType",
+    "LogMinerState",
     "LoginCode",
     "OutboxEvent",
     "PolicyFinding",

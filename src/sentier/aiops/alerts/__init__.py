@@ -1,0 +1,65 @@
+"""Alerts: normalisation from any source, correlation into incidents, root cause, lifecycle."""
+
+from sentier.aiops.alerts.correlate import (
+    AlertRecord,
+    CorrelationSettings,
+    Correlator,
+    IncidentRecord,
+    default_correlation,
+)
+from sentier.aiops.alerts.graph import DependencyGraph, graph_from_catalog
+from sentier.aiops.alerts.incidents import (
+    IngestResult,
+    acknowledge,
+    counts_by_status,
+    find_incident,
+    incident_detail,
+    ingest_alerts,
+    list_incidents,
+)
+from sentier.aiops.alerts.model import FIRING, RESOLVED, Alert
+from sentier.aiops.alerts.normalise import (
+    GenericMapping,
+    Normalised,
+    from_alertmanager,
+    from_cloudevent,
+    from_generic,
+    normalise,
+    normalise_text,
+    sort_for_replay,
+)
+from sentier.aiops.alerts.rootcause import Suspect, rank
+from sentier.aiops.alerts.scenarios import Fault, Scenario, generate
+
+__all__ = [
+    "FIRING",
+    "RESOLVED",
+    "Alert",
+    "AlertRecord",
+    "CorrelationSettings",
+    "Correlator",
+    "DependencyGraph",
+    "Fault",
+    "GenericMapping",
+    "IncidentRecord",
+    "IngestResult",
+    "Normalised",
+    "Scenario",
+    "Suspect",
+    "acknowledge",
+    "counts_by_status",
+    "default_correlation",
+    "find_incident",
+    "from_alertmanager",
+    "from_cloudevent",
+    "from_generic",
+    "generate",
+    "graph_from_catalog",
+    "incident_detail",
+    "ingest_alerts",
+    "list_incidents",
+    "normalise",
+    "normalise_text",
+    "rank",
+    "sort_for_replay",
+]

@@ -1,0 +1,423 @@
+"""Incidents in the store: ingest alerts (load state, correlate, save, emit events), read, ack.
+
+Every function takes a session and returns plain data; the caller owns the transaction, so
+the alerts, the incidents, their timelines and the CloudEvents describing them are written
+together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sentier import events
+from sentier.aiops.alerts.correlate import (
+    ACKNOWLEDGED,
+    ACTIVE,
+    AlertRecord,
+    CorrelationSettings,
+    Correlator,
+    IncidentRecord,
+)
+from sentier.aiops.alerts.graph import DependencyGraph, graph_from_catalog
+from sentier.aiops.alerts.model import Alert
+from sentier.aiops.alerts.normalise import sort_for_replay
+from sentier.aiops.errors import AIOpsError
+from sentier.events.types import (
+    AIOPS_INCIDENT_ACKNOWLEDGED,
+    AIOPS_INCIDENT_OPENED,
+    AIOPS_INCIDENT_REOPENED,
+    AIOPS_INCIDENT_RESOLVED,
+    AIOPS_INCIDENT_UPDATED,
+)
+from sentier.store.models import Alert as AlertRow
+from sentier.store.models import Incident, IncidentEvent, utcnow
+
+
+@dataclass
+class IngestResult:
+    received: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    unresolved: int = 0
+    opened: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "new_alerts": self.outcomes["new"],
+            "duplicates": self.outcomes["duplicate"],
+            "flaps": self.outcomes["flap"],
+            "resolutions": self.outcomes["resolved"],
+            "unknown_resolutions": self.outcomes["orphan-resolution"],
+            "alerts_without_catalog_entity": self.unresolved,
+            "incidents_opened": self.opened,
+            "incidents_updated": self.updated,
+            "incidents_resolved": self.resolved,
+        }
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _record_from_row(row: AlertRow) -> AlertRecord:
+    alert = Alert(
+        source=row.source,
+        fingerprint=row.fingerprint,
+        name=row.name,
+        status=row.status,
+        severity=row.severity,
+        starts_at=_aware(row.starts_at) or utcnow(),
+        ends_at=_aware(row.ends_at),
+        summary=row.summary,
+        labels=dict(row.labels or {}),
+        annotations=dict(row.annotations or {}),
+        entity_hint=row.unresolved_entity,
+        entity=row.entity_ref,
+        strength=row.strength,
+    )
+    return AlertRecord(
+        alert,
+        row.status,
+        _aware(row.starts_at) or utcnow(),
+        _aware(row.last_received_at) or utcnow(),
+        resolved_at=_aware(row.ends_at),
+        duplicates=row.duplicates,
+        flaps=row.flaps,
+        id=row.id,
+        changed=False,
+    )
+
+
+def _incident_from_row(row: Incident) -> IncidentRecord:
+    return IncidentRecord(
+        key=row.key,
+        status=row.status,
+        opened_at=_aware(row.opened_at) or utcnow(),
+        last_activity=_aware(row.updated_at) or utcnow(),
+        acknowledged_at=_aware(row.acknowledged_at),
+        acknowledged_by=row.acknowledged_by,
+        resolved_at=_aware(row.resolved_at),
+        root_causes=list(row.root_causes or []),
+        id=row.id,
+    )
+
+
+def _load(session: Session, correlator: Correlator, fingerprints: set[str]) -> None:
+    """The state a batch needs: active incidents with their alerts, and the latest occurrence
+    of every fingerprint in the batch (with its incident, to reopen it if it flaps)."""
+    incident_rows = {
+        row.id: row for row in session.scalars(select(Incident).where(Incident.status.in_(ACTIVE)))
+    }
+    alert_rows = (
+        list(session.scalars(select(AlertRow).where(AlertRow.incident_id.in_(list(incident_rows)))))
+        if incident_rows
+        else []
+    )
+    fingerprint_list = sorted(fingerprints)
+    for start in range(0, len(fingerprint_list), 500):
+        chunk = fingerprint_list[start : start + 500]
+        alert_rows.extend(session.scalars(select(AlertRow).where(AlertRow.fingerprint.in_(chunk))))
+    extra = {
+        r.incident_id for r in alert_rows if r.incident_id and r.incident_id not in incident_rows
+    }
+    if extra:
+        for incident_row in session.scalars(select(Incident).where(Incident.id.in_(extra))):
+            incident_rows[incident_row.id] = incident_row
+    incidents = {id_: _incident_from_row(row) for id_, row in incident_rows.items()}
+    seen: set[int] = set()
+    records = []
+    for alert_row in alert_rows:
+        if alert_row.id in seen:
+            continue
+        seen.add(alert_row.id)
+        record = _record_from_row(alert_row)
+        if alert_row.incident_id in incidents:
+            record.incident = incidents[alert_row.incident_id]
+            record.incident.alerts.append(record)
+        records.append(record)
+    for incident in incidents.values():
+        if incident.alerts:
+            incident.last_activity = max(
+                [incident.last_activity, *(a.last_at for a in incident.alerts)]
+            )
+    correlator.load(records, list(incidents.values()))
+
+
+def ingest_alerts(
+    session: Session,
+    alerts: Iterable[Alert],
+    *,
+    graph: DependencyGraph | None = None,
+    settings: CorrelationSettings | None = None,
+) -> IngestResult:
+    """Correlate ``alerts`` into the stored incidents, in the session's transaction.
+
+    Re-ingesting notifications already applied changes nothing (they count as duplicates).
+    """
+    batch = sort_for_replay(alerts)
+    result = IngestResult(received=len(batch))
+    graph = graph or graph_from_catalog(session)
+    correlator = Correlator(graph, settings)
+    _load(session, correlator, {a.fingerprint for a in batch})
+    touched: dict[str, AlertRecord] = {}
+    for alert in batch:
+        outcome = correlator.process(alert)
+        result.outcomes[outcome.kind] += 1
+        if outcome.record is not None and outcome.record.changed:
+            touched[f"{id(outcome.record)}"] = outcome.record
+            if outcome.kind == "new" and outcome.record.alert.entity is None:
+                result.unresolved += 1
+    incidents = correlator.finish()
+    _save(session, correlator, list(touched.values()), incidents, result)
+    return result
+
+
+def _save(
+    session: Session,
+    correlator: Correlator,
+    records: list[AlertRecord],
+    incidents: list[IncidentRecord],
+    result: IngestResult,
+) -> None:
+    rows: dict[str, Incident] = {}
+    for incident in incidents:
+        row = session.get(Incident, incident.id) if incident.id else None
+        if row is None:
+            row = Incident(key=incident.key, opened_at=incident.opened_at)
+            session.add(row)
+        _fill_incident(row, incident, correlator.graph)
+        rows[incident.key] = row
+    session.flush()
+    for incident in incidents:
+        incident.id = rows[incident.key].id
+    for record in records:
+        alert_row = session.get(AlertRow, record.id) if record.id else None
+        if alert_row is None:
+            alert_row = AlertRow(fingerprint=record.alert.fingerprint, starts_at=record.first_at)
+            session.add(alert_row)
+        alert = record.alert
+        alert_row.source = alert.source
+        alert_row.name = alert.name
+        alert_row.status = record.status
+        alert_row.severity = alert.severity
+        alert_row.summary = alert.summary
+        alert_row.labels = alert.labels
+        alert_row.annotations = alert.annotations
+        alert_row.entity_ref = alert.entity
+        alert_row.unresolved_entity = alert.entity_hint if alert.entity is None else None
+        alert_row.ends_at = record.resolved_at
+        alert_row.last_received_at = record.last_at
+        alert_row.duplicates = record.duplicates
+        alert_row.flaps = record.flaps
+        alert_row.strength = alert.strength
+        alert_row.incident_id = record.incident.id if record.incident else None
+    session.flush()
+    pending = []
+    for incident in incidents:
+        row = rows[incident.key]
+        for entry in incident.timeline:
+            session.add(
+                IncidentEvent(
+                    incident_id=row.id,
+                    at=entry.at,
+                    kind=entry.kind,
+                    message=entry.message,
+                    data=entry.data,
+                )
+            )
+        incident.timeline.clear()
+        data = summary(row)
+        for change, event_type in (
+            ("opened", AIOPS_INCIDENT_OPENED),
+            ("reopened", AIOPS_INCIDENT_REOPENED),
+            ("resolved", AIOPS_INCIDENT_RESOLVED),
+        ):
+            if change in incident.changes:
+                pending.append(events.PendingEvent(event_type, _subject(row), data, row.owner_ref))
+        if incident.changes and not incident.changes & {"opened", "reopened", "resolved"}:
+            pending.append(
+                events.PendingEvent(AIOPS_INCIDENT_UPDATED, _subject(row), data, row.owner_ref)
+            )
+        if "opened" in incident.changes:
+            result.opened.append(incident.key)
+        elif incident.changes:
+            result.updated.append(incident.key)
+        if "resolved" in incident.changes:
+            result.resolved.append(incident.key)
+        incident.changes.clear()
+    if pending:
+        events.record_many(session, pending)
+
+
+def _fill_incident(row: Incident, incident: IncidentRecord, graph: DependencyGraph) -> None:
+    row.title = incident.title()
+    row.status = incident.status
+    row.severity = incident.severity
+    row.updated_at = incident.last_activity
+    row.acknowledged_at = incident.acknowledged_at
+    row.acknowledged_by = incident.acknowledged_by
+    row.resolved_at = incident.resolved_at
+    row.root_causes = incident.root_causes
+    row.root_cause_ref = incident.root_cause
+    row.entities = incident.entities
+    row.alert_count = len(incident.alerts)
+    cause = incident.root_cause
+    row.owner_ref = graph.owners.get(cause) if cause else None
+
+
+def _subject(row: Incident) -> str:
+    return f"incident:{row.key}"
+
+
+def summary(row: Incident) -> dict[str, Any]:
+    """An incident as plain data (list pages, events)."""
+    return {
+        "key": row.key,
+        "title": row.title,
+        "status": row.status,
+        "severity": row.severity,
+        "opened_at": _iso(row.opened_at),
+        "updated_at": _iso(row.updated_at),
+        "acknowledged_at": _iso(row.acknowledged_at),
+        "acknowledged_by": row.acknowledged_by,
+        "resolved_at": _iso(row.resolved_at),
+        "root_cause": row.root_cause_ref,
+        "owner": row.owner_ref,
+        "alerts": row.alert_count,
+        "entities": list(row.entities or []),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    aware = _aware(moment)
+    return aware.isoformat() if aware else None
+
+
+def list_incidents(
+    session: Session, *, statuses: Sequence[str] = (), limit: int = 100
+) -> list[dict[str, Any]]:
+    query = select(Incident)
+    if statuses:
+        query = query.where(Incident.status.in_(list(statuses)))
+    rows = session.scalars(
+        query.order_by(Incident.opened_at.desc(), Incident.id.desc()).limit(limit)
+    )
+    return [summary(row) for row in rows]
+
+
+def find_incident(session: Session, key: str) -> Incident:
+    """By key, unique key prefix, or number; AIOpsError when there is none or several."""
+    key = key.strip()
+    if key.isdigit():
+        row = session.get(Incident, int(key))
+        if row is not None:
+            return row
+    rows = list(
+        session.scalars(select(Incident).where(Incident.key.startswith(key.lower())).limit(2))
+    )
+    if len(rows) != 1:
+        raise AIOpsError(
+            f"no incident {key!r}" if not rows else f"{key!r} matches several incidents"
+        )
+    return rows[0]
+
+
+def incident_detail(
+    session: Session, key: str, graph: DependencyGraph | None = None
+) -> dict[str, Any]:
+    """Everything about one incident: alerts, root causes with reasons, timeline, the part of
+    the dependency graph it touches."""
+    row = find_incident(session, key)
+    alerts = session.scalars(
+        select(AlertRow).where(AlertRow.incident_id == row.id).order_by(AlertRow.starts_at)
+    )
+    timeline = session.scalars(
+        select(IncidentEvent)
+        .where(IncidentEvent.incident_id == row.id)
+        .order_by(IncidentEvent.at, IncidentEvent.id)
+    )
+    graph = graph or graph_from_catalog(session)
+    refs = set(row.entities or []) | {c["ref"] for c in row.root_causes or []}
+    return {
+        **summary(row),
+        "root_causes": list(row.root_causes or []),
+        "alerts": [
+            {
+                "id": a.id,
+                "name": a.name,
+                "status": a.status,
+                "severity": a.severity,
+                "entity": a.entity_ref,
+                "unresolved_entity": a.unresolved_entity,
+                "starts_at": _iso(a.starts_at),
+                "ends_at": _iso(a.ends_at),
+                "duplicates": a.duplicates,
+                "flaps": a.flaps,
+                "summary": a.summary,
+                "source": a.source,
+            }
+            for a in alerts
+        ],
+        "timeline": [
+            {"at": _iso(e.at), "kind": e.kind, "message": e.message, "data": e.data}
+            for e in timeline
+        ],
+        "graph": {
+            "nodes": sorted(refs),
+            "edges": [{"source": s, "target": t} for s, t in graph.subgraph(refs)],
+        },
+    }
+
+
+def acknowledge(session: Session, key: str, by: str | None = None) -> dict[str, Any]:
+    """Acknowledge an open incident (someone is on it); emits an event."""
+    row = find_incident(session, key)
+    if row.status != "open":
+        raise AIOpsError(
+            f"incident {row.key[:8]} is {row.status}, only an open one can be acknowledged"
+        )
+    now = utcnow()
+    row.status = ACKNOWLEDGED
+    row.acknowledged_at = now
+    row.acknowledged_by = by
+    session.add(
+        IncidentEvent(
+            incident_id=row.id,
+            at=now,
+            kind="acknowledged",
+            message=f"acknowledged by {by}" if by else "acknowledged",
+        )
+    )
+    session.flush()
+    data = summary(row)
+    events.record(
+        session, AIOPS_INCIDENT_ACKNOWLEDGED, _subject(row), data, owner_ref=row.owner_ref
+    )
+    return data
+
+
+def counts_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Incident.status, func.count()).group_by(Incident.status))
+    return {status: n for status, n in rows}
+
+
+__all__ = [
+    "IngestResult",
+    "acknowledge",
+    "counts_by_status",
+    "find_incident",
+    "incident_detail",
+    "ingest_alerts",
+    "list_incidents",
+]
