@@ -5,7 +5,8 @@ Every route is authenticated (see ``deps``) except the health probes and the log
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,8 +40,22 @@ async def security_headers(
     return response
 
 
-def create_app() -> FastAPI:
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the registered background work (``api.background``) with the server, stop it after."""
+    from sentier.api.background import STARTERS
+
+    running = [item for item in (start() for start in STARTERS) if item is not None]
+    try:
+        yield
+    finally:
+        for item in running:
+            await item.stop()
+
+
+def create_app(*, background: bool = True) -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan if background else None,
         title="sentier",
         version=__version__,
         summary="Self-hosted internal developer platform on one spine, the software catalog.",

@@ -240,12 +240,14 @@ def logout(request: Request, principal: WebUser, csrf: Annotated[str, Form()] = 
 
 def install(app: FastAPI) -> None:
     """Mount the portal's static files, pages and the login redirect on ``app``."""
-    from sentier.web.pages import admin, catalog
+    import importlib
+
+    from sentier.web.pages import PAGE_MODULES
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
-    app.include_router(catalog.router)
-    app.include_router(admin.router)
+    for module in PAGE_MODULES:
+        app.include_router(importlib.import_module(module).router)
 
     async def redirect_to_login(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)

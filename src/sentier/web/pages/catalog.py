@@ -13,6 +13,7 @@ from sentier.api.problems import Problem
 from sentier.api.routers.catalog import entity_filter
 from sentier.api.views import catalog as views
 from sentier.web.app import WebUser, href_of, render
+from sentier.web.sections import sections_for
 
 router = APIRouter(include_in_schema=False)
 FACETS = (
@@ -128,6 +129,7 @@ def entity_page(
     else:
         context["graph"] = catalog.entity_graph(session, ref, depth=1).as_dict()
         context["graph_url"] = f"/api/v1/entities/{kind}/{namespace}/{name}/graph"
+    context["sections"] = sections_for(session, ref, entity["kind"])
     if entity["kind"] == "Group":
         context["owned"] = views.owned_summary(session, ref)
         context["owned_url"] = f"/api/v1/groups/{namespace}/{name}/owned"
