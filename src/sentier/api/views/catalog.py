@@ -6,7 +6,7 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from sentier import catalog
@@ -89,17 +89,26 @@ def entity_page(
         query = query.where(condition)
     total = None
     if with_total:
-        from sqlalchemy import func
-
         counted = catalog.queries.filtered(select(func.count()).select_from(Entity), flt)
         if condition is not None:
             counted = counted.where(condition)
         total = session.scalar(counted)
+    exact: list[Entity] = []
+    if flt.text and flt.text.strip():
+        # Entities named exactly like the search come first (on the first page only), and
+        # are left out of the ordered remainder so that paging never shows them twice.
+        is_exact = func.lower(Entity.name) == flt.text.strip().lower()
+        if not after:
+            exact = list(session.scalars(query.where(is_exact).order_by(Entity.ref)))
+        query = query.where(~is_exact)
     if after:
         query = query.where(Entity.ref > after)
-    rows = list(session.scalars(query.order_by(Entity.ref).limit(limit + 1)))
-    next_ref = rows[limit - 1].ref if len(rows) > limit else None
-    rows = rows[:limit]
+    room = max(limit - len(exact), 0)
+    rows = list(session.scalars(query.order_by(Entity.ref).limit(room + 1)))
+    next_ref = rows[room - 1].ref if len(rows) > room and room > 0 else None
+    if room == 0 and rows:
+        next_ref = exact[-1].ref if exact else None
+    rows = exact + rows[:room]
     needs_relations = not fields or any(
         f == "relations" or f.startswith("relations.") for f in fields
     )

@@ -1,0 +1,5 @@
+"""python -m sentier"""
+
+from sentier.cli import main
+
+main()
