@@ -8,12 +8,14 @@ from the source are removed. Every change goes to the outbox in the same transac
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from queue import Queue
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -114,6 +116,44 @@ def get_or_create_source(
     return source
 
 
+class _BatchWriter:
+    """Writes batches on a thread of its own while the caller reads and parses the next ones.
+
+    Parsing is Python work and writing mostly waits on the database (SQLite's C code or the
+    PostgreSQL server, both releasing the GIL), so on two cores the two overlap. Only this
+    thread touches the session while it runs; a failure is re-raised in the caller.
+    """
+
+    def __init__(self, write: Callable[[list[tuple[ParsedFile, int | None]]], None]) -> None:
+        self._write = write
+        self._queue: Queue[list[tuple[ParsedFile, int | None]] | None] = Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sentier-catalog-writer")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            if self.error is None:
+                try:
+                    self._write(batch)
+                except BaseException as error:  # noqa: BLE001 - handed to the caller
+                    self.error = error
+
+    def put(self, batch: list[tuple[ParsedFile, int | None]]) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 class _Reconciler:
     """One ingestion run of one source; each phase is a method so that each stays readable."""
 
@@ -148,6 +188,7 @@ class _Reconciler:
         self.seen: dict[str, tuple[str, int]] = {}
         self.reached: set[str] = set()
         self.pending_events: list[events.PendingEvent] = []
+        self.unchanged_in_files = 0  # counted by the reading thread, added at the end
 
     def _is_unchanged(self, stored: Any, digest: str) -> bool:
         if stored is None or stored.sha256 != digest:
@@ -176,6 +217,20 @@ class _Reconciler:
                 )
             queue.extend(found)
         batch: list[tuple[ParsedFile, int | None]] = []
+        writer = _BatchWriter(self._write_batch)
+        try:
+            self._walk(queue, batch, writer, progress)
+        finally:
+            writer.close()
+        self.report.files_total = len(self.reached)
+
+    def _walk(
+        self,
+        queue: deque[tuple[Path, str]],
+        batch: list[tuple[ParsedFile, int | None]],
+        writer: _BatchWriter,
+        progress: ProgressCallback | None,
+    ) -> None:
         while queue:
             path, origin = queue.popleft()
             key = str(path)
@@ -192,7 +247,7 @@ class _Reconciler:
             stored = self.stored_files.get(key)
             if stored is not None and self._is_unchanged(stored, hashlib.sha256(data).hexdigest()):
                 self.unchanged_file_ids.add(stored.id)
-                self.report.unchanged += stored.entity_count
+                self.unchanged_in_files += stored.entity_count
                 self.report.problems.extend(Problem.from_dict(p) for p in stored.problems or [])
                 queue.extend((Path(t), origin) for t in stored.location_targets or [])
             else:
@@ -201,13 +256,12 @@ class _Reconciler:
                 batch.append((parsed, stored.id if stored else None))
                 queue.extend((Path(t), origin) for t in parsed.location_targets)
                 if len(batch) >= BATCH_FILES:
-                    self._write_batch(batch)
+                    writer.put(batch)
                     batch = []
             if progress:
                 progress(len(self.reached), len(self.reached) + len(queue))
         if batch:
-            self._write_batch(batch)
-        self.report.files_total = len(self.reached)
+            writer.put(batch)
 
     def _upsert_files(self, batch: list[tuple[ParsedFile, int | None]]) -> list[int]:
         """Record the batch's files; new ones are inserted together and their ids read back."""
@@ -266,6 +320,9 @@ class _Reconciler:
         inserts = self._drop_conflicts(candidates)
         self._insert(inserts)
         self._update(updates)
+        # Written per batch, so entity bodies do not pile up in memory until the end.
+        events.record_many(self.session, self.pending_events)
+        self.pending_events = []
 
     def _path_of(self, file_id: int | None) -> str:
         for path, row in self.stored_files.items():
@@ -487,6 +544,7 @@ def ingest_source(
     report = IngestReport(source=name)
     reconciler = _Reconciler(session, source, report)
     reconciler.read_all(roots, progress)
+    report.unchanged += reconciler.unchanged_in_files
     reconciler.sweep()
     if check_dangling:
         reconciler.report_dangling()
