@@ -6,11 +6,12 @@ signed session cookie), even from localhost.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from sentier import auth
@@ -25,8 +26,12 @@ def settings_dep() -> Settings:
     return get_settings()
 
 
-def db() -> Iterator[Session]:
-    """A session per request; routes that write commit explicitly, the rest is rolled back."""
+async def db() -> AsyncIterator[Session]:
+    """A session per request; routes that write commit explicitly, the rest is rolled back.
+
+    The dependencies here are ``async`` on purpose: FastAPI runs a sync dependency on a worker
+    thread, and a dozen thread hops per request cost more than the queries themselves.
+    """
     session = session_factory(get_engine())()
     try:
         yield session
@@ -106,11 +111,16 @@ def authenticate(request: Request, session: Session, settings: Settings) -> Prin
     raise _fail(request, settings, "authentication required")
 
 
-def current_principal(request: Request, session: DB) -> Principal:
+async def current_principal(request: Request, session: DB) -> Principal:
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
-    principal = authenticate(request, session, get_settings())
+    header = request.headers.get("authorization", "")
+    if header[7:].startswith("snt_") and not auth.tokens.is_verified(header[7:].strip()):
+        # The first use of a token runs scrypt (tens of ms): off the event loop.
+        principal = await run_in_threadpool(authenticate, request, session, get_settings())
+    else:
+        principal = authenticate(request, session, get_settings())
     request.state.principal = principal
     return principal
 
@@ -118,10 +128,10 @@ def current_principal(request: Request, session: DB) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(role: Role) -> Callable[..., Principal]:
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency refusing principals below ``role`` with 403 (recorded in the audit trail)."""
 
-    def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
+    async def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
         if not principal.has_role(role):
             deny(request, principal, f"requires the {role} role")
         return principal

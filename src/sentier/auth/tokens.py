@@ -13,7 +13,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import cast
 
 from sqlalchemy import select
@@ -43,10 +42,34 @@ def _hash(secret: str, salt: str) -> str:
     return hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt), **_SCRYPT).hex()
 
 
-@lru_cache(maxsize=4096)
-def _verified(token_id: str, fingerprint: str, salt: str, stored: str, secret: str) -> bool:
-    del token_id, fingerprint  # part of the cache key only
-    return hmac.compare_digest(_hash(secret, salt), stored)
+# (token id, SHA-256 of the presented secret) -> the stored hash it was verified against.
+_VERIFIED: dict[tuple[str, str], str] = {}
+_VERIFIED_MAX = 4096
+
+
+def _fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def is_verified(secret: str) -> bool:
+    """True when this exact secret was already verified by this process (cheap to accept)."""
+    try:
+        token_id = token_id_of(secret)
+    except TokenError:
+        return True  # refused without any hashing anyway
+    return (token_id, _fingerprint(secret)) in _VERIFIED
+
+
+def _verified(row: ApiToken, secret: str) -> bool:
+    key = (row.id, _fingerprint(secret))
+    if _VERIFIED.get(key) == row.hash:
+        return True
+    if not hmac.compare_digest(_hash(secret, row.salt), row.hash):
+        return False
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[key] = row.hash
+    return True
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -117,9 +140,8 @@ def check_row(row: ApiToken | None, now: datetime | None = None) -> ApiToken:
 def authenticate_token(session: Session, secret: str) -> Principal:
     """The principal a token stands for, or ``TokenError``."""
     token_id = token_id_of(secret)
-    row = check_row(session.get(ApiToken, token_id))
-    fingerprint = hashlib.sha256(secret.encode()).hexdigest()
-    if not _verified(row.id, fingerprint, row.salt, row.hash, secret):
+    row = check_row(session.scalars(select(ApiToken).where(ApiToken.id == token_id)).first())
+    if not _verified(row, secret):
         raise TokenError("wrong token")
     return principal_of(row)
 

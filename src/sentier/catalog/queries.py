@@ -37,6 +37,28 @@ class RelationRow:
     target_ref: str
 
 
+def entity_document(session: Session, ref: str) -> dict[str, Any] | None:
+    """An entity in Backstage's shape by its reference, read with two plain queries.
+
+    The hot path of the API (entity by name): no ORM objects, just the stored body and its
+    relations.
+    """
+    row = session.execute(
+        select(Entity.id, Entity.body, Entity.content_hash).where(Entity.ref == ref.lower())
+    ).first()
+    if row is None:
+        return None
+    body = dict(row.body)
+    metadata = dict(body.get("metadata") or {})
+    metadata["uid"] = row.id
+    metadata.setdefault("etag", row.content_hash)
+    body["metadata"] = metadata
+    body["relations"] = [
+        {"type": r.type, "targetRef": r.target_ref} for r in relations_of(session, ref.lower())
+    ]
+    return body
+
+
 def relations_of(session: Session, ref: str) -> list[RelationRow]:
     """Relations of an entity as Backstage shows them: distinct, sorted by type then target."""
     rows = session.execute(

@@ -45,7 +45,11 @@ def create_sentier_engine(url: str) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     # orjson: entity bodies and event payloads are serialised for every row written.
-    kwargs: dict[str, Any] = {"future": True, "json_serializer": _json_dumps}
+    kwargs: dict[str, Any] = {
+        "future": True,
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+    }
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":

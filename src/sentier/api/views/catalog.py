@@ -118,10 +118,7 @@ def entity_page(
 
 
 def entity_detail(session: Session, ref: str) -> dict[str, Any] | None:
-    entity = catalog.get_entity(session, ref)
-    if entity is None:
-        return None
-    return catalog.as_backstage(entity, catalog.relations_of(session, entity.ref))
+    return catalog.queries.entity_document(session, ref)
 
 
 def ref_of(kind: str, namespace: str, name: str) -> str:
