@@ -18,7 +18,7 @@ from pathlib import Path
 from queue import Queue
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from sentier import events
@@ -99,6 +99,16 @@ def _file_digest(path: str) -> str | None:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError:
         return None
+
+
+# After this many changed entities, table statistics are refreshed: without it PostgreSQL
+# plans the next queries (dangling relations, lists) as if the tables were still empty.
+ANALYZE_AFTER = 5000
+
+
+def _refresh_statistics(session: Session) -> None:
+    for table in ("entities", "relations", "entity_search", "catalog_files"):
+        session.execute(text(f"ANALYZE {table}"))
 
 
 def source_id_of(session: Session, name: str) -> int | None:
@@ -546,6 +556,8 @@ def ingest_source(
     reconciler.read_all(roots, progress)
     report.unchanged += reconciler.unchanged_in_files
     reconciler.sweep()
+    if report.added + report.updated + report.removed >= ANALYZE_AFTER:
+        _refresh_statistics(session)
     if check_dangling:
         reconciler.report_dangling()
     if not report.ok:

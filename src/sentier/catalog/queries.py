@@ -431,6 +431,11 @@ def dependency_edges(session: Session) -> list[tuple[str, str]]:
 # -- problems ---------------------------------------------------------------------------------
 
 
+# Finding a field's exact line re-reads its document; beyond this many dangling relations the
+# document's first line is given instead (a catalog with thousands of them has other problems).
+PRECISE_LINES = 200
+
+
 @dataclass(frozen=True, slots=True)
 class Dangling:
     source_ref: str
@@ -470,7 +475,7 @@ def dangling_relations(session: Session, *, source_id: int | None = None) -> lis
         where = next(
             (d.field for d in derived if d.type == rel_type and d.target.key == target_ref), None
         )
-        if path and where and line:
+        if path and where and line and len(out) < PRECISE_LINES:
             line = locator.line(path, line, where)
         out.append(Dangling(source_ref, rel_type, target_ref, path, line, where))
     return out
