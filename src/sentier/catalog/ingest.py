@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from sentier.catalog.discovery import walk_descriptors
 from sentier.catalog.problems import Problem
 from sentier.catalog.reader import ParsedEntity, ParsedFile, read_descriptor
 from sentier.store import bulk_insert
+from sentier.store.ids import uuid7
 from sentier.store.models import CatalogFile, CatalogSource, Entity, EntitySearch, Relation
 
 ProgressCallback = Callable[[int, int], None]
@@ -431,7 +431,7 @@ class _Reconciler:
             return
         rows, pairs = [], []
         for entity, file_id in inserts:
-            entity_id = str(uuid.uuid4())
+            entity_id = uuid7()
             entity.body["metadata"]["uid"] = entity_id
             row = self._rows(entity, entity_id, file_id)
             row["created_at"] = self.now

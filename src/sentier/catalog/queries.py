@@ -467,7 +467,7 @@ def dangling_relations(session: Session, *, source_id: int | None = None) -> lis
     )
     if source_id is not None:
         query = query.where(origin.source_id == source_id)
-    out = []
+    out: list[Dangling] = []
     locator = FileLocator()
     for source_ref, rel_type, target_ref, body, line, path in session.execute(query):
         self_ref = parse_ref(source_ref)

@@ -6,7 +6,6 @@ their change; the event therefore exists exactly when the change does.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from sentier.store import bulk_insert
+from sentier.store.ids import uuid7
 from sentier.store.models import OutboxEvent
 
 SPEC_VERSION = "1.0"
@@ -32,7 +32,7 @@ class PendingEvent:
     subject: str | None
     data: dict[str, Any] | None
     owner_ref: str | None = None
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=uuid7)
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
