@@ -267,3 +267,24 @@ def test_a_thousand_entities_give_a_thousand_events(engine: Engine, write: Write
     assert report.added == 1000
     assert _count(engine) == 1000
     assert len([e for e in _events(engine) if e.type == events.CATALOG_ENTITY_ADDED]) == 1000
+
+
+def test_duplicate_of_an_entity_in_an_unchanged_file_is_caught(
+    engine: Engine, write: Writer, tmp_path: Path
+) -> None:
+    write("a/catalog-info.yaml", [component("shared", owner="team-a")])
+    root = tmp_path / "tree"
+    assert _ingest(engine, root).ok
+    # A new file, read after the unchanged one, defines the same entity again.
+    write("b/catalog-info.yaml", [component("shared", owner="team-b")])
+    report = _ingest(engine, root)
+    (error,) = report.errors
+    assert error.code == "duplicate" and error.file == str(
+        (root / "b" / "catalog-info.yaml").resolve()
+    )
+    assert "already defined at" in error.message and "/a/catalog-info.yaml" in error.message
+    with session_scope(engine) as session:
+        assert get_entity(session, "component:default/shared").owner_ref == "group:default/team-a"  # type: ignore[union-attr]
+    # Nothing changed since: the error is still reported, and the entity still comes from a/.
+    again = _ingest(engine, root)
+    assert [e.code for e in again.errors] == ["duplicate"] and again.files_parsed == 0

@@ -183,6 +183,7 @@ class _Reconciler:
                     CatalogFile.location_targets,
                     CatalogFile.problems,
                     CatalogFile.entity_count,
+                    CatalogFile.entity_refs,
                 ).where(CatalogFile.source_id == source.id)
             )
         }
@@ -195,7 +196,8 @@ class _Reconciler:
             )
         }
         self.unchanged_file_ids: set[int] = set()
-        self.seen: dict[str, tuple[str, int]] = {}
+        self.seen: dict[str, tuple[str, int]] = {}  # written entities (writer thread)
+        self.claimed: dict[str, str] = {}  # ref -> where first defined (reading thread)
         self.reached: set[str] = set()
         self.pending_events: list[events.PendingEvent] = []
         self.unchanged_in_files = 0  # counted by the reading thread, added at the end
@@ -259,9 +261,11 @@ class _Reconciler:
                 self.unchanged_file_ids.add(stored.id)
                 self.unchanged_in_files += stored.entity_count
                 self.report.problems.extend(Problem.from_dict(p) for p in stored.problems or [])
+                self._claim_unchanged(key, stored.entity_refs or [])
                 queue.extend((Path(t), origin) for t in stored.location_targets or [])
             else:
                 parsed = read_descriptor(path, data, origin=origin)
+                self._claim_parsed(parsed)
                 self.report.files_parsed += 1
                 batch.append((parsed, stored.id if stored else None))
                 queue.extend((Path(t), origin) for t in parsed.location_targets)
@@ -272,6 +276,44 @@ class _Reconciler:
                 progress(len(self.reached), len(self.reached) + len(queue))
         if batch:
             writer.put(batch)
+
+    # Duplicates are judged here, in reading order, before any write: the first file that
+    # defines an entity (changed or not) keeps it; later definitions are errors of their file.
+    def _claim_unchanged(self, path: str, refs: list[str]) -> None:
+        for ref in refs:
+            first = self.claimed.setdefault(ref, path)
+            if first != path:
+                self.report.problems.append(
+                    Problem(
+                        "error",
+                        f"duplicate entity {ref}, already defined at {first}",
+                        file=path,
+                        field="metadata.name",
+                        entity_ref=ref,
+                        code="duplicate",
+                    )
+                )
+
+    def _claim_parsed(self, parsed: ParsedFile) -> None:
+        kept = []
+        for entity in parsed.entities:
+            where = f"{parsed.path}:{entity.line}"
+            first = self.claimed.setdefault(entity.key, where)
+            if first == where:
+                kept.append(entity)
+                continue
+            parsed.problems.append(
+                Problem(
+                    "error",
+                    f"duplicate entity {entity.key}, already defined at {first}",
+                    file=parsed.path,
+                    line=locate_in_file(parsed.path, entity.line, "metadata.name"),
+                    field="metadata.name",
+                    entity_ref=entity.key,
+                    code="duplicate",
+                )
+            )
+        parsed.entities = kept
 
     def _upsert_files(self, batch: list[tuple[ParsedFile, int | None]]) -> list[int]:
         """Record the batch's files; new ones are inserted together and their ids read back."""
@@ -284,6 +326,7 @@ class _Reconciler:
                 "location_targets": parsed.location_targets or None,
                 "problems": [p.as_dict() for p in parsed.problems] or None,
                 "entity_count": len(parsed.entities),
+                "entity_refs": [entity.key for entity in parsed.entities] or None,
                 "read_at": self.now,
             }
             if file_id is None:
@@ -307,19 +350,7 @@ class _Reconciler:
         for (parsed, _), file_id in zip(batch, file_ids, strict=True):
             self.report.problems.extend(parsed.problems)
             for entity in parsed.entities:
-                first = self.seen.get(entity.key)
                 existing = self.existing.get(entity.key)
-                if (
-                    first is None
-                    and existing
-                    and existing.file_id in self.unchanged_file_ids
-                    and existing.file_id != file_id
-                ):
-                    # Still defined, unchanged, in another file of this source.
-                    first = (self._path_of(existing.file_id), 0)
-                if first is not None:
-                    self._duplicate(parsed, entity, first)
-                    continue
                 self.seen[entity.key] = (parsed.path, entity.line)
                 if existing is None:
                     candidates.append((entity, file_id, parsed))
@@ -333,26 +364,6 @@ class _Reconciler:
         # Written per batch, so entity bodies do not pile up in memory until the end.
         events.record_many(self.session, self.pending_events)
         self.pending_events = []
-
-    def _path_of(self, file_id: int | None) -> str:
-        for path, row in self.stored_files.items():
-            if row.id == file_id:
-                return str(path)
-        return "another file"
-
-    def _duplicate(self, parsed: ParsedFile, entity: ParsedEntity, first: tuple[str, int]) -> None:
-        where = f"{first[0]}:{first[1]}" if first[1] else first[0]
-        self.report.problems.append(
-            Problem(
-                "error",
-                f"duplicate entity {entity.key}, already defined at {where}",
-                file=parsed.path,
-                line=locate_in_file(parsed.path, entity.line, "metadata.name"),
-                field="metadata.name",
-                entity_ref=entity.key,
-                code="duplicate",
-            )
-        )
 
     def _drop_conflicts(
         self, candidates: list[tuple[ParsedEntity, int, ParsedFile]]

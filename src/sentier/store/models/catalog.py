@@ -49,6 +49,8 @@ class CatalogFile(Base):
     # Problems found in the file at its last read, replayed while the file is unchanged.
     problems: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, default=None)
     entity_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Entities the file defined, so that an unchanged file still claims them (duplicates).
+    entity_refs: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
     read_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
