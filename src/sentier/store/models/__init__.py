@@ -9,6 +9,14 @@ from sentier.store.models.catalog import (
     Relation,
 )
 from sentier.store.models.events import OutboxEvent
+from sentier.store.models.finops import (
+    FinopsAnomaly,
+    FinopsBudget,
+    FinopsBudgetAlert,
+    FinopsFile,
+    FinopsIngestion,
+    FinopsSlice,
+)
 
 __all__ = [
     "Base",
@@ -16,6 +24,12 @@ __all__ = [
     "CatalogSource",
     "Entity",
     "EntitySearch",
+    "FinopsAnomaly",
+    "FinopsBudget",
+    "FinopsBudgetAlert",
+    "FinopsFile",
+    "FinopsIngestion",
+    "FinopsSlice",
     "JSONType",
     "OutboxEvent",
     "Relation",
