@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from sentier import __version__
-from sentier.cli import catalog, db, demo
+from sentier.cli import catalog, cost, db, demo
 
 app = typer.Typer(
     name="sentier",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(demo.app, name="demo")
+app.add_typer(cost.app, name="cost")
 
 
 @app.command()

@@ -106,3 +106,21 @@ def detect_version(present: set[str]) -> str:
         if column.name.lower() in present and column.since > version:
             version = column.since
     return version
+
+
+def monthly_schema() -> pa.Schema:
+    """Schema of the ``monthly`` table: lines summed per ``line_key`` and billing period."""
+    total = pa.decimal128(38, COST_SCALE)
+    return pa.schema(
+        [
+            pa.field(PERIOD, pa.string()),
+            pa.field(LINE_KEY, pa.int64()),
+            pa.field("BilledCost", total),
+            pa.field("EffectiveCost", total),
+            pa.field("ListCost", total),
+            pa.field("ContractedCost", total),
+            pa.field("ConsumedQuantity", pa.float64()),
+            pa.field("PricingQuantity", pa.float64()),
+            pa.field("lines", pa.int64()),
+        ]
+    )

@@ -47,14 +47,22 @@ from sentier.finops.columns import (
 )
 from sentier.finops.errors import FinOpsError, Problem
 from sentier.finops.normalise import ERRORS, SLICE, WARNINGS, Plan, build_plan
-from sentier.finops.sources import describe, discover, reader_sql
-from sentier.finops.tags import add_tag_columns, plan_or_default
+from sentier.finops.sources import describe, discover, reader_sql, sql_literal
+from sentier.finops.tags import TagCache, add_tag_columns, plan_or_default
 from sentier.tagging import TaggingPlan
 
 DATASET = "finops"
 BATCH_ROWS = 65_536
-ROW_GROUP_ROWS = 1_048_576
+ROW_GROUP_ROWS = 262_144
 MAX_REPORTED_ROWS = 5
+MONTHLY_SUMS = (
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ContractedCost",
+    "ConsumedQuantity",
+    "PricingQuantity",
+)
 
 Progress = Callable[[str, int], None]
 
@@ -203,15 +211,21 @@ class _SliceWriter:
         self.rows += len(lines)
         if self._pending_rows >= ROW_GROUP_ROWS:
             self.flush()
-        key_values = keys.column(LINE_KEY).to_numpy()
-        unique, first = np.unique(key_values, return_index=True)
-        new = ~np.isin(unique, self.seen, assume_unique=True)
-        if new.any():
-            self.seen = np.union1d(self.seen, unique[new])
-            fresh = keys.take(pa.array(first[new]))
-            if self._keys is None:
-                self._keys = pq.ParquetWriter(self.keys_path, fresh.schema, compression="zstd")
-            self._keys.write_table(fresh)
+        # Most batches describe charges already seen: filter those out first (hash lookup),
+        # then keep the first row of each new key.
+        column = keys.column(LINE_KEY)
+        if len(self.seen):
+            unseen = pc.invert(pc.is_in(column, value_set=pa.array(self.seen)))
+            if not pc.any(unseen).as_py():
+                return
+            keys = keys.filter(unseen)
+            column = keys.column(LINE_KEY)
+        unique, first = np.unique(column.to_numpy(), return_index=True)
+        self.seen = np.concatenate([self.seen, unique])
+        fresh = keys.take(pa.array(first))
+        if self._keys is None:
+            self._keys = pq.ParquetWriter(self.keys_path, fresh.schema, compression="lz4")
+        self._keys.write_table(fresh)
 
     def flush(self) -> None:
         if not self._pending:
@@ -425,8 +439,7 @@ def ingest(
             _read_file(con, path, index, staging, provider_format, default_currency, progress)
             for index, path in enumerate(files)
         ]
-        con.close()
-        return _commit(engine, dataset, staging, results, plan_of_tags, provider_format)
+        return _commit(engine, dataset, staging, results, plan_of_tags, provider_format, con)
     finally:
         con.close()
         shutil.rmtree(staging, ignore_errors=True)
@@ -487,6 +500,7 @@ def _commit(
     results: list[_FileResult],
     tagging_plan: TaggingPlan,
     provider_format: str,
+    con: duckdb.DuckDBPyConnection,
 ) -> IngestReport:
     from sentier import events
     from sentier.events import types as event_types
@@ -518,10 +532,13 @@ def _commit(
 
     replacements: dict[tuple[str, str], Slice] = {}
     slice_reports: list[SliceReport] = []
+    tag_cache: TagCache = {}
     for (period, slice_text), writers in sorted(by_slice.items()):
         slice_id = slice_id_of(slice_text)
         keys_path = staging / f"keys-{slice_id}-{period}-{uuid.uuid4().hex[:8]}.parquet"
-        _finish_keys([w.keys_path for w in writers], keys_path, tagging_plan)
+        _finish_keys([w.keys_path for w in writers], keys_path, tagging_plan, tag_cache)
+        monthly_path = staging / f"monthly-{slice_id}-{period}-{uuid.uuid4().hex[:8]}.parquet"
+        _write_monthly(con, [w.lines_path for w in writers], monthly_path)
         provider, account = _slice_parts(slice_text)
         rows = sum(w.rows for w in writers)
         totals = slice_totals.get((period, slice_text), {})
@@ -529,9 +546,15 @@ def _commit(
             {
                 "lines": [str(w.lines_path.relative_to(dataset.root)) for w in writers],
                 "keys": [str(keys_path.relative_to(dataset.root))],
+                "monthly": [str(monthly_path.relative_to(dataset.root))],
             },
             rows,
-            {"provider": provider, "billing_account": account, "source": slice_text},
+            {
+                "provider": provider,
+                "billing_account": account,
+                "source": slice_text,
+                "totals": _json_totals(totals),
+            },
         )
         slice_reports.append(SliceReport(period, slice_id, provider, account, rows, totals))
     for period, slice_text in sorted(held):
@@ -644,7 +667,18 @@ def _commit(
     return report
 
 
-def _finish_keys(raw_paths: list[Path], target: Path, plan: TaggingPlan) -> None:
+def _write_monthly(con: duckdb.DuckDBPyConnection, lines: list[Path], target: Path) -> None:
+    """The slice's lines summed per ``line_key``: whole-month reports read this, not lines."""
+    files = "[" + ", ".join(sql_literal(str(p)) for p in lines) + "]"
+    con.execute(
+        f"COPY (SELECT {PERIOD}, {LINE_KEY}, "
+        + ", ".join(f'sum("{c}") AS "{c}"' for c in MONTHLY_SUMS)
+        + f", count(*) AS lines FROM read_parquet({files}) GROUP BY ALL ORDER BY {LINE_KEY}) "
+        f"TO {sql_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+    )
+
+
+def _finish_keys(raw_paths: list[Path], target: Path, plan: TaggingPlan, cache: TagCache) -> None:
     """Merge the new keys of a slice's files, drop duplicates, add the tagging plan's columns."""
     tables = [pq.read_table(path) for path in raw_paths if path.exists()]
     schema = keys_schema(list(plan.keys))
@@ -654,7 +688,7 @@ def _finish_keys(raw_paths: list[Path], target: Path, plan: TaggingPlan) -> None
     keys = pa.concat_tables(tables)
     _, first = np.unique(keys.column(LINE_KEY).to_numpy(), return_index=True)
     keys = keys.take(pa.array(np.sort(first)))
-    keys = add_tag_columns(keys, plan).select(schema.names).cast(schema)
+    keys = add_tag_columns(keys, plan, cache).select(schema.names).cast(schema)
     pq.write_table(keys, target, compression="zstd")
     for path in raw_paths:
         path.unlink(missing_ok=True)

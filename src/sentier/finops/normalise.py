@@ -320,8 +320,6 @@ def build_plan(
         ]
         return " | ".join(arms) if arms else "0"
 
-    key_names = [c.name for c in key_columns()]
-    line_key = f"(hash({', '.join(_q(n) for n in key_names)}) >> 1)::BIGINT"
     period = "strftime(\"BillingPeriodStart\", '%Y-%m')"
     # A slice is what one ingestion replaces: a billing account's period; a file that names
     # no billing account is its own slice.
@@ -329,6 +327,10 @@ def build_plan(
         'CASE WHEN "BillingAccountId" IS NULL THEN ' + sql_literal("file|" + file) + " ELSE "
         "coalesce(\"ProviderName\", '') || '|' || \"BillingAccountId\" END"
     )
+    # The key hashes the slice too: two accounts (or two account-less files) describing a
+    # charge alike must not share a key, or joining lines to keys would count it twice.
+    key_names = [c.name for c in key_columns()]
+    line_key = f"(hash({', '.join(_q(n) for n in key_names)}, {slice_text}) >> 1)::BIGINT"
     # ProviderName was deprecated by FOCUS 1.3 for ServiceProviderName: fill one from the other.
     raw_columns = ", ".join(_q("__c_" + c.name) for c in focus_columns())
     typed_sql = ",\n  ".join(typed)

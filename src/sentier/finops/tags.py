@@ -48,7 +48,10 @@ def tag_columns(plan: TaggingPlan) -> list[str]:
     return [tag_column(key) for key in plan.keys]
 
 
-def add_tag_columns(keys: pa.Table, plan: TaggingPlan) -> pa.Table:
+TagCache = dict[tuple[str | None, str | None], tuple[list[str | None], str]]
+
+
+def add_tag_columns(keys: pa.Table, plan: TaggingPlan, cache: TagCache | None = None) -> pa.Table:
     """``keys`` with one column per plan key (canonical value or null) and the violations.
 
     ``tag_violations`` is empty for a fully compliant line, else ``key:kind`` items joined by
@@ -62,7 +65,7 @@ def add_tag_columns(keys: pa.Table, plan: TaggingPlan) -> pa.Table:
         if "SubAccountId" in keys.column_names
         else [None] * len(keys)
     )
-    cache: dict[tuple[str | None, str | None], tuple[list[str | None], str]] = {}
+    cache = {} if cache is None else cache
     values: list[list[str | None]] = [[] for _ in plan_keys]
     violations: list[str] = []
     for text, account in zip(tags, accounts, strict=True):

@@ -138,12 +138,18 @@ class TaggingPlan:
         return [key for key, rule in self.model.keys.items() if rule.required]
 
     def key_aliases(self) -> dict[str, str]:
-        """Every accepted spelling (canonical form) -> canonical key; for SQL generation too."""
-        out: dict[str, str] = {}
-        for key, rule in self.model.keys.items():
-            for name in (key, *rule.aliases):
-                out[canonical_key_text(name)] = key
-        return out
+        """Every accepted spelling (canonical form) -> canonical key; for SQL generation too.
+
+        Computed once per plan: FinOps normalises hundreds of thousands of tag sets with it.
+        """
+        cached: dict[str, str] | None = self.__dict__.get("_key_aliases")
+        if cached is None:
+            cached = {}
+            for key, rule in self.model.keys.items():
+                for name in (key, *rule.aliases):
+                    cached[canonical_key_text(name)] = key
+            object.__setattr__(self, "_key_aliases", cached)
+        return cached
 
     def canonical_key(self, key: str) -> str | None:
         return self.key_aliases().get(canonical_key_text(key))

@@ -1,0 +1,404 @@
+"""``sentier cost``: ingest billing (FOCUS), show who spends what, steer with budgets.
+
+Thin shell over ``sentier.finops``: parse options, call the domain, render its plain rows as a
+table, CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from sentier.cli._common import console, err_console, fail, open_store, print_json
+
+app = typer.Typer(
+    help="FinOps: FOCUS billing in, cost per team and service out, budgets and anomalies.",
+    no_args_is_help=True,
+)
+budgets_app = typer.Typer(help="Monthly budgets per group or system.", no_args_is_help=True)
+app.add_typer(budgets_app, name="budgets")
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+RulesOption = Annotated[
+    Path | None,
+    typer.Option("--rules", help="Allocation rules (default: SENTIER_HOME/allocation.yaml)."),
+]
+PlanOption = Annotated[
+    Path | None,
+    typer.Option("--tagging-plan", help="Tagging plan (default: SENTIER_HOME/tagging-plan.yaml)."),
+]
+PeriodOption = Annotated[
+    list[str] | None,
+    typer.Option("--period", "-p", help="Billing period YYYY-MM (repeatable; default: all)."),
+]
+FromOption = Annotated[
+    str | None, typer.Option("--from", help="First charge date (YYYY-MM-DD or YYYY-MM).")
+]
+ToOption = Annotated[
+    str | None, typer.Option("--to", help="Last charge date, inclusive (YYYY-MM-DD or YYYY-MM).")
+]
+FormatOption = Annotated[Format, typer.Option("--format", "-f")]
+
+
+def _money(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{Decimal(value).quantize(Decimal('0.01')):,}"
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:+.1f}%"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value.quantize(Decimal("0.01")))
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _write_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    writer = csv.writer(sys.stdout)
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([_plain(v) for v in row])
+
+
+def _parse_day(text: str | None, *, end: bool = False) -> date | None:
+    if text is None:
+        return None
+    try:
+        if len(text) == 7:
+            year, month = (int(x) for x in text.split("-"))
+            if end:
+                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            return date(year, month, 1)
+        day = date.fromisoformat(text)
+    except ValueError:
+        fail(f"{text!r} is not a date (YYYY-MM-DD) or a month (YYYY-MM)")
+    if end:
+        from datetime import timedelta
+
+        return day + timedelta(days=1)
+    return day
+
+
+@dataclass
+class Context:
+    engine: Any
+    facts: Any
+    snapshot: Any
+    rules: Any
+
+
+@contextmanager
+def _context(
+    rules_path: Path | None = None,
+    plan_path: Path | None = None,
+    periods: list[str] | None = None,
+) -> Iterator[Context]:
+    from sentier.analytics import duckdb_connection
+    from sentier.finops import FinOpsError, load_rules, load_snapshot
+    from sentier.finops.facts import Facts
+    from sentier.finops.tags import plan_or_default
+    from sentier.store import session_scope
+    from sentier.tagging import TaggingError
+
+    engine = open_store()
+    try:
+        rules = load_rules(rules_path)
+        plan = plan_or_default(plan_path)
+    except (FinOpsError, TaggingError) as error:
+        fail(str(error))
+    with session_scope(engine) as session:
+        snapshot = load_snapshot(session)
+    facts = Facts(duckdb_connection(), periods=periods, plan=plan)
+    if not facts.available_periods():
+        fail("no billing data yet: run `sentier cost ingest PATH` first")
+    if periods:
+        unknown = sorted(set(periods) - set(facts.available_periods()))
+        if unknown:
+            fail(
+                f"no billing data for {', '.join(unknown)}; "
+                f"available: {', '.join(facts.available_periods())}"
+            )
+    try:
+        yield Context(engine, facts, snapshot, rules)
+    except FinOpsError as error:
+        fail(str(error))
+
+
+# -- ingest -----------------------------------------------------------------------------------
+
+
+class ProviderFormat(StrEnum):
+    focus = "focus"
+    aws_cur2 = "aws-cur2"
+    azure = "azure"
+    gcp = "gcp"
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Billing files or directories of them.")],
+    provider_format: Annotated[
+        ProviderFormat, typer.Option("--provider-format", help="Format of the files.")
+    ] = ProviderFormat.focus,
+    currency: Annotated[
+        str | None,
+        typer.Option(help="Billing currency for files that do not say it (e.g. USD)."),
+    ] = None,
+    tagging_plan: PlanOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Ingest billing exports; each billing period of an account replaces the stored one.
+
+    A file with errors is quarantined (nothing of it lands) and its errors are listed with
+    file, row and column; the other files land. Re-running is idempotent.
+    """
+    from sentier.finops import FinOpsError
+    from sentier.finops import ingest as run
+    from sentier.finops.tags import plan_or_default
+    from sentier.tagging import TaggingError
+
+    engine = open_store()
+    try:
+        plan = plan_or_default(tagging_plan)
+        report = run(
+            engine,
+            paths,
+            provider_format=provider_format.value,
+            tagging_plan=plan,
+            default_currency=currency,
+        )
+    except (FinOpsError, TaggingError) as error:
+        fail(str(error))
+    if format is Format.json:
+        print_json(report.as_dict())
+    else:
+        table = Table(title=f"cost ingestion #{report.ingestion_id}: {report.status}")
+        for column in ("file", "status", "FOCUS", "rows", "periods", "effective cost"):
+            table.add_column(column, justify="right" if column in {"rows"} else "left")
+        for item in report.files:
+            totals = ", ".join(
+                f"{_money(v['effective'])} {cur}" for cur, v in sorted(item.totals.items())
+            )
+            colour = {"landed": "green", "quarantined": "red", "held": "yellow"}[item.status]
+            table.add_row(
+                item.path,
+                f"[{colour}]{item.status}[/]",
+                item.version or "",
+                f"{item.rows:,}",
+                ", ".join(item.periods),
+                totals,
+            )
+        console.print(table)
+        for item in report.files:
+            for problem in item.problems[:20]:
+                colour = "red" if problem.severity == "error" else "yellow"
+                err_console.print(f"[{colour}]{problem.severity}[/] {problem}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ingestions(
+    limit: Annotated[int, typer.Option(help="Most recent runs shown.")] = 20,
+    format: FormatOption = Format.table,
+) -> None:
+    """Past ingestions and their files, quarantined ones with their errors."""
+    from sentier.finops import ingestion_history
+    from sentier.store import session_scope
+
+    with session_scope(open_store()) as session:
+        history = ingestion_history(session, limit=limit)
+    if format is Format.json:
+        print_json(_plain(history))
+        return
+    table = Table(title="cost ingestions")
+    for column in ("#", "when", "status", "file", "file status", "rows", "first problem"):
+        table.add_column(column)
+    for run in history:
+        for item in run["files"]:
+            errors = [p for p in item["problems"] if p["severity"] == "error"]
+            table.add_row(
+                str(run["id"]),
+                str(run["started_at"])[:19],
+                run["status"],
+                item["path"],
+                item["status"],
+                f"{item['rows']:,}",
+                _problem_text(errors[0]) if errors else "",
+            )
+    console.print(table)
+
+
+def _problem_text(problem: dict[str, Any]) -> str:
+    where = f"row {problem['row']}: " if problem.get("row") else ""
+    column = f"{problem['column']}: " if problem.get("column") else ""
+    return f"{where}{column}{problem['message']}"
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="group, system, component, service-category, service, region, sub-account, "
+            "provider, charge-category, rule or tag:KEY.",
+        ),
+    ] = "group",
+    period: PeriodOption = None,
+    from_: FromOption = None,
+    to: ToOption = None,
+    rules: RulesOption = None,
+    tagging_plan: PlanOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Showback: effective cost per owner (child groups rolled up) or dimension, per month."""
+    from sentier.finops import Scope, showback
+
+    scope = Scope(period, _parse_day(from_), _parse_day(to, end=True))
+    with _context(rules, tagging_plan, period) as ctx:
+        result = showback(ctx.facts, ctx.snapshot, ctx.rules, by=by, scope=scope)
+    if format is Format.json:
+        print_json(_plain(result))
+        return
+    periods = result["periods"]
+    headers = [by, "currency", *periods, "total", "share", "MoM"]
+    if by == "group":
+        headers.insert(2, "direct")
+    rows = []
+    for row in result["rows"]:
+        values = [row["key"], row["currency"]]
+        if by == "group":
+            values.append(row["direct"])
+        values += [row["periods"][p] for p in periods]
+        values += [row["total"], row["share"], row["change"]]
+        rows.append(values)
+    if format is Format.csv:
+        _write_csv(headers, rows)
+        return
+    table = Table(title=f"effective cost by {by}")
+    for header in headers:
+        table.add_column(header, justify="left" if header in {by, "currency"} else "right")
+    for values in rows:
+        cells = []
+        for header, value in zip(headers, values, strict=True):
+            if header == "share":
+                cells.append("" if value is None else f"{value * 100:.1f}%")
+            elif header == "MoM":
+                cells.append(_percent(value))
+            elif isinstance(value, Decimal):
+                cells.append(_money(value))
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    console.print(table)
+    _print_reconciliation(result["reconciliation"], by_date=bool(from_ or to))
+
+
+def _print_reconciliation(items: list[dict[str, Any]], *, by_date: bool) -> None:
+    for item in items:
+        if by_date:
+            console.print(
+                f"{item['currency']}: allocated {_money(item['allocated'])}, "
+                f"unallocated {_money(item['unallocated'])} (date range: not reconciled "
+                "against whole billing periods)"
+            )
+            continue
+        status = "[green]balanced[/]" if item["balanced"] else "[red]DOES NOT BALANCE[/]"
+        console.print(
+            f"{item['currency']}: input {_money(item['input_effective'])} = allocated "
+            f"{_money(item['allocated'])} + unallocated {_money(item['unallocated'])} "
+            f"{status}; billed {_money(item['billed'])}"
+        )
+
+
+@app.command()
+def tags(
+    by: Annotated[
+        str, typer.Option("--by", help="sub-account, group, service, ... or tag:KEY.")
+    ] = "sub-account",
+    worst: Annotated[int, typer.Option(help="Offending resources listed.")] = 10,
+    period: PeriodOption = None,
+    rules: RulesOption = None,
+    tagging_plan: PlanOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Tag coverage: share of effective cost fully tagged per the plan, worst offenders."""
+    from sentier.finops import Scope, tag_coverage
+
+    with _context(rules, tagging_plan, period) as ctx:
+        result = tag_coverage(
+            ctx.facts, ctx.snapshot, ctx.rules, by=by, scope=Scope(period), worst=worst
+        )
+    if format is Format.json:
+        print_json(_plain(result))
+        return
+    headers = [by, "currency", "tagged", "untagged", "total", "coverage"]
+    rows = [
+        [r["key"], r["currency"], r["tagged"], r["untagged"], r["total"], r["coverage"]]
+        for r in result["rows"]
+    ]
+    if format is Format.csv:
+        _write_csv(headers, rows)
+        return
+    table = Table(title=f"tag coverage by {by} (required: {', '.join(result['required_keys'])})")
+    for header in headers:
+        table.add_column(header, justify="left" if header in {by, "currency"} else "right")
+    for row in rows:
+        table.add_row(
+            str(row[0]),
+            str(row[1]),
+            _money(row[2]),
+            _money(row[3]),
+            _money(row[4]),
+            "" if row[5] is None else f"{row[5] * 100:.1f}%",
+        )
+    console.print(table)
+    for item in result["overall"]:
+        console.print(
+            f"overall {item['currency']}: {item['coverage'] * 100:.1f}% of "
+            f"{_money(item['total'])} fully tagged"
+            if item["coverage"] is not None
+            else f"overall {item['currency']}: no cost"
+        )
+    offenders = Table(title="worst offenders")
+    for header in ("resource", "sub-account", "owner", "what is wrong", "cost"):
+        offenders.add_column(header, justify="right" if header == "cost" else "left")
+    for item in result["offenders"]:
+        offenders.add_row(
+            item["resource_id"],
+            str(item["sub_account"] or ""),
+            str(item["owner"] or ""),
+            ", ".join(item["violations"]),
+            f"{_money(item['cost'])} {item['currency']}",
+        )
+    console.print(offenders)
