@@ -339,7 +339,7 @@ def tag_coverage(
                 },
             )
             entry["cost"] += cost
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "key": key,
             "currency": currency,
