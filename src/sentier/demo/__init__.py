@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from sentier.demo.billing_files import write_billing
 from sentier.demo.catalog_files import write_catalog
 from sentier.demo.organisation import Organisation, build_organisation
 
 Writer = Callable[[Organisation, Path], dict[str, int]]
-WRITERS: list[tuple[str, Writer]] = [("catalog", write_catalog)]
+WRITERS: list[tuple[str, Writer]] = [("catalog", write_catalog), ("billing", write_billing)]
 
 
 def generate_organisation(directory: Path, *, seed: int = 42) -> dict[str, int]:
