@@ -402,3 +402,236 @@ def tags(
             f"{_money(item['cost'])} {item['currency']}",
         )
     console.print(offenders)
+
+
+# -- steering ---------------------------------------------------------------------------------
+
+
+def _short(ref: Any) -> str:
+    text = str(ref)
+    return text.replace(":default/", ":") if text else ""
+
+
+@app.command()
+def anomalies(
+    detect: Annotated[
+        bool, typer.Option("--detect/--no-detect", help="Run detection before listing.")
+    ] = True,
+    since: Annotated[str | None, typer.Option(help="Only days from this date.")] = None,
+    threshold: Annotated[float, typer.Option(help="Robust z-score of a day to flag it.")] = 4.0,
+    rules: RulesOption = None,
+    tagging_plan: PlanOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Days whose cost for an owner and service broke the weekly pattern, explained."""
+    from sentier.finops.anomalies import detect_and_record, stored_anomalies
+    from sentier.store import session_scope
+
+    since_day = _parse_day(since)
+    if detect:
+        with _context(rules, tagging_plan) as ctx, session_scope(ctx.engine) as session:
+            result = detect_and_record(
+                session, ctx.facts, ctx.snapshot, ctx.rules, threshold=threshold, since=since_day
+            )
+        err_console.print(
+            f"{len(result['new'])} new anomalies, {len(result['known'])} already known"
+        )
+    from sentier.store import session_scope as scope
+
+    with scope(open_store()) as session:
+        items = stored_anomalies(session, since=since_day)
+    if format is Format.json:
+        print_json(_plain(items))
+        return
+    headers = ["day", "owner", "service", "currency", "actual", "expected", "score", "drivers"]
+    rows = [
+        [
+            a["day"],
+            _short(a["owner"]),
+            a["service"],
+            a["currency"],
+            a["actual"],
+            a["expected"],
+            a["score"],
+            "; ".join(
+                f"{d['resource_id']} {_money(d['actual'])} (usually {_money(d['usual'])})"
+                for d in a["drivers"][:3]
+            ),
+        ]
+        for a in items
+    ]
+    if format is Format.csv:
+        _write_csv(headers, rows)
+        return
+    table = Table(title="cost anomalies")
+    for header in headers:
+        table.add_column(
+            header, justify="right" if header in {"actual", "expected", "score"} else "left"
+        )
+    for row in rows:
+        table.add_row(*[_money(v) if isinstance(v, Decimal) else str(v) for v in row])
+    console.print(table)
+
+
+@app.command()
+def forecast(
+    months: Annotated[int, typer.Option(help="Months after the current one.")] = 3,
+    level: Annotated[float, typer.Option(help="Interval level (0.8 = 10th-90th).")] = 0.8,
+    rules: RulesOption = None,
+    tagging_plan: PlanOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Month-end and next months' cost per owner, with an interval."""
+    from sentier.finops.forecast import forecast as run
+    from sentier.finops.timeseries import daily_costs
+
+    with _context(rules, tagging_plan) as ctx:
+        rows = run(daily_costs(ctx.facts, ctx.snapshot, ctx.rules), months=months, level=level)
+    if format is Format.json:
+        print_json(_plain(rows))
+        return
+    headers = ["owner", "currency", "month", "to date", "forecast", "low", "high"]
+    values = [
+        [
+            _short(r["owner"]),
+            r["currency"],
+            r["month"],
+            r["actual_to_date"],
+            r["forecast"],
+            r["low"],
+            r["high"],
+        ]
+        for r in rows
+    ]
+    if format is Format.csv:
+        _write_csv(headers, values)
+        return
+    as_of = rows[0]["as_of"] if rows else ""
+    table = Table(title=f"cost forecast (data up to {as_of}, {level:.0%} interval)")
+    for header in headers:
+        table.add_column(
+            header, justify="left" if header in {"owner", "currency", "month"} else "right"
+        )
+    for row in values:
+        table.add_row(*[_money(v) if isinstance(v, Decimal) else str(v or "") for v in row])
+    console.print(table)
+
+
+@budgets_app.command("add")
+def budgets_add(
+    name: Annotated[str, typer.Argument(help="Budget name.")],
+    scope: Annotated[str, typer.Option(help="Group (with its children) or system:NAME.")],
+    amount: Annotated[str, typer.Option(help="Monthly amount.")],
+    currency: Annotated[str, typer.Option(help="Currency of the amount.")] = "USD",
+    thresholds: Annotated[str, typer.Option(help="Percentages that alert.")] = "50,80,100",
+    forecast_alert: Annotated[
+        bool, typer.Option("--forecast/--no-forecast", help="Alert on forecast month-end.")
+    ] = True,
+) -> None:
+    """Create or change a monthly budget."""
+    from sentier.finops import FinOpsError
+    from sentier.finops.budgets import add_budget
+    from sentier.store import session_scope
+
+    try:
+        levels = [int(t) for t in thresholds.split(",") if t.strip()]
+    except ValueError:
+        fail(f"thresholds: {thresholds!r} is not a list of percentages like 50,80,100")
+    try:
+        with session_scope(open_store()) as session:
+            budget = add_budget(
+                session,
+                name,
+                scope,
+                amount,
+                currency,
+                thresholds=levels,
+                forecast_alert=forecast_alert,
+            )
+    except FinOpsError as error:
+        fail(str(error))
+    console.print(
+        f"budget [bold]{name}[/]: {_money(budget['amount'])} {budget['currency']} a month "
+        f"for {budget['scope']}, alerts at {', '.join(map(str, budget['thresholds']))}%"
+    )
+
+
+@budgets_app.command("list")
+def budgets_list(format: FormatOption = Format.table) -> None:
+    """The budgets defined."""
+    from sentier.finops.budgets import list_budgets
+    from sentier.store import session_scope
+
+    with session_scope(open_store()) as session:
+        items = list_budgets(session)
+    if format is Format.json:
+        print_json(_plain(items))
+        return
+    table = Table(title="budgets")
+    for header in ("name", "scope", "amount", "thresholds", "forecast alert"):
+        table.add_column(header)
+    for b in items:
+        table.add_row(
+            b["name"],
+            b["scope"],
+            f"{_money(b['amount'])} {b['currency']}",
+            ", ".join(map(str, b["thresholds"])),
+            "yes" if b["forecast_alert"] else "no",
+        )
+    console.print(table)
+
+
+@budgets_app.command("remove")
+def budgets_remove(name: Annotated[str, typer.Argument(help="Budget name.")]) -> None:
+    """Delete a budget (and its alert history)."""
+    from sentier.finops.budgets import remove_budget
+    from sentier.store import session_scope
+
+    with session_scope(open_store()) as session:
+        if not remove_budget(session, name):
+            fail(f"no budget {name!r}")
+    console.print(f"budget {name} removed")
+
+
+@budgets_app.command("check")
+def budgets_check(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: latest).")] = None,
+    rules: RulesOption = None,
+    tagging_plan: PlanOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Spend and forecast against each budget; new threshold crossings raise events."""
+    from sentier.finops.budgets import check_budgets
+    from sentier.store import session_scope
+
+    with _context(rules, tagging_plan) as ctx, session_scope(ctx.engine) as session:
+        items = check_budgets(session, ctx.facts, ctx.snapshot, ctx.rules, month=month)
+    if format is Format.json:
+        print_json(_plain(items))
+        return
+    table = Table(title="budgets")
+    for header in (
+        "budget",
+        "scope",
+        "month",
+        "budget amount",
+        "spent",
+        "used",
+        "forecast",
+        "forecast used",
+        "crossed",
+    ):
+        table.add_column(header)
+    for b in items:
+        table.add_row(
+            b["name"],
+            _short(b["scope"]),
+            b["month"],
+            f"{_money(b['amount'])} {b['currency']}",
+            _money(b["spent"]),
+            f"{b['used']:.0f}%",
+            _money(b["forecast"]),
+            f"{b['forecast_used']:.0f}%",
+            ", ".join(f"{c['threshold']}% ({c['kind']})" for c in b["crossed"]),
+        )
+    console.print(table)

@@ -48,10 +48,23 @@ def simulate(values: list[float], horizon: int, *, seed: int = 7) -> np.ndarray:
             seasonal_periods=7 if seasonal else None,
         )
         fit = model.fit(disp=False)
-        paths = fit.simulate(
-            nsimulations=horizon, repetitions=PATHS, anchor="end", random_state=seed
-        )
-    return np.clip(np.asarray(paths, dtype=float).reshape(horizon, PATHS).T, 0.0, None)
+        paths = _simulate(fit, horizon, seed)
+    clipped: np.ndarray = np.clip(np.asarray(paths, dtype=float).reshape(horizon, PATHS).T, 0, None)
+    return clipped
+
+
+def _simulate(fit: Any, horizon: int, seed: int) -> Any:
+    """ETS simulation, across statsmodels' renaming of the random generator argument."""
+    import inspect
+
+    parameters = inspect.signature(fit.simulate).parameters
+    generator = "rng" if "rng" in parameters else "random_state"
+    return fit.simulate(
+        nsimulations=horizon,
+        repetitions=PATHS,
+        anchor="end",
+        **{generator: np.random.default_rng(seed)},
+    )
 
 
 def forecast(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -62,6 +62,8 @@ def daily_costs(
     rows = allocation.rows
     for row in rows:
         day = row["day"]
+        if isinstance(day, datetime):
+            day = day.date()
         row["day"] = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
     days = [row["day"] for row in rows]
     return Daily(rows, min(days) if days else None, max(days) if days else None)
