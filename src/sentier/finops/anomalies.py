@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -143,7 +143,9 @@ def explain(
     for record in frame.to_dict("records"):
         resource = record["ResourceId"] if isinstance(record["ResourceId"], str) else "(none)"
         entry = totals.setdefault(resource, {"actual": Decimal(0), "before": Decimal(0)})
-        day = record["day"] if isinstance(record["day"], date) else record["day"].date()
+        day = record["day"]
+        if isinstance(day, datetime):
+            day = day.date()
         if day == anomaly.day:
             entry["actual"] += Decimal(str(record["cost"]))
         else:
