@@ -635,3 +635,143 @@ def budgets_check(
             ", ".join(f"{c['threshold']}% ({c['kind']})" for c in b["crossed"]),
         )
     console.print(table)
+
+
+@app.command()
+def export(
+    focus: Annotated[Path, typer.Option("--focus", help="Output file (.parquet or .csv).")],
+    period: PeriodOption = None,
+    rules: RulesOption = None,
+    tagging_plan: PlanOption = None,
+) -> None:
+    """Chargeback export: every line in FOCUS columns with its allocation (FOCUS 1.3 style)."""
+    from sentier.finops.export import export_focus
+
+    with _context(rules, tagging_plan, period) as ctx:
+        summary = export_focus(ctx.facts, ctx.snapshot, ctx.rules, focus, scope=Scope_(period))
+    console.print(
+        f"{summary['rows']:,} lines, effective cost {_money(summary['effective'])}, "
+        f"written to {summary['path']}"
+    )
+
+
+def Scope_(periods: list[str] | None) -> Any:
+    from sentier.finops import Scope
+
+    return Scope(periods)
+
+
+@app.command()
+def commitments(
+    period: PeriodOption = None,
+    tagging_plan: PlanOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Commitment discounts: purchase, used and unused cost, utilisation, and savings."""
+    from sentier.finops.economics import commitments as run
+
+    with _context(None, tagging_plan, period) as ctx:
+        result = run(ctx.facts)
+    if format is Format.json:
+        print_json(_plain(result))
+        return
+    headers = [
+        "commitment",
+        "period",
+        "currency",
+        "purchase",
+        "used",
+        "unused",
+        "utilisation",
+        "savings",
+    ]
+    rows = [
+        [
+            c["name"] or c["commitment"],
+            c["period"],
+            c["currency"],
+            c["purchase"],
+            c["used"],
+            c["unused"],
+            c["utilisation"],
+            c["savings"],
+        ]
+        for c in result["commitments"]
+    ]
+    if format is Format.csv:
+        _write_csv(headers, rows)
+        return
+    table = Table(title="commitment discounts")
+    for header in headers:
+        table.add_column(header, justify="left" if header in headers[:3] else "right")
+    for row in rows:
+        table.add_row(
+            *[
+                _money(v)
+                if isinstance(v, Decimal)
+                else ("" if v is None else f"{v * 100:.1f}%")
+                if isinstance(v, float) or v is None
+                else str(v)
+                for v in row
+            ]
+        )
+    console.print(table)
+    for total in result["totals"]:
+        rate = "" if total["savings_rate"] is None else f" ({total['savings_rate'] * 100:.1f}%)"
+        console.print(
+            f"{total['currency']}: usage at list price {_money(total['usage_list_cost'])}, "
+            f"effective {_money(total['usage_effective_cost'])}, savings "
+            f"{_money(total['savings'])}{rate}; invoiced {_money(total['billed'])}"
+        )
+
+
+@app.command()
+def unit(
+    kpi: Annotated[Path, typer.Option("--kpi", help="CSV: date,product,metric,value.")],
+    period: PeriodOption = None,
+    rules: RulesOption = None,
+    tagging_plan: PlanOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Unit economics: cost per business KPI (orders, active users...) per month, trended."""
+    from sentier.finops import FinOpsError
+    from sentier.finops.economics import read_kpis, unit_costs
+
+    try:
+        kpis = read_kpis(kpi)
+    except FinOpsError as error:
+        fail(str(error))
+    with _context(rules, tagging_plan, period) as ctx:
+        rows = unit_costs(ctx.facts, ctx.snapshot, ctx.rules, kpis, scope=Scope_(period))
+    if format is Format.json:
+        print_json(_plain(rows))
+        return
+    headers = ["product", "metric", "month", "currency", "cost", "units", "unit cost", "MoM"]
+    values = [
+        [
+            _short(r["product"]),
+            r["metric"],
+            r["month"],
+            r["currency"],
+            r["cost"],
+            r["units"],
+            r["unit_cost"],
+            r["change"],
+        ]
+        for r in rows
+    ]
+    if format is Format.csv:
+        _write_csv(headers, values)
+        return
+    table = Table(title="unit economics")
+    for header in headers:
+        table.add_column(header, justify="left" if header in headers[:4] else "right")
+    for row in values:
+        table.add_row(
+            *[str(v) for v in row[:4]],
+            _money(row[4]),
+            f"{row[5]:,}",
+            "" if row[6] is None else f"{row[6]:.4f}",
+            _percent(row[7]),
+        )
+    console.print(table)
