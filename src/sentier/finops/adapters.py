@@ -23,7 +23,7 @@ from sentier.finops.errors import FinOpsError
 from sentier.finops.sources import SourceColumn
 
 PROVIDER_FORMATS = ("focus", "aws-cur2", "azure", "gcp")
-_REFERENCE = re.compile(r"\{([^{}]+)\}")
+_REFERENCE = re.compile(r"\{([A-Za-z_][\w.|?]*)\}")
 
 
 def _norm(name: str) -> str:
@@ -58,17 +58,21 @@ def source_columns(
 
     def resolve(match: re.Match[str]) -> str:
         text = match.group(1)
-        optional = text.endswith("?")
-        for alternative in text.rstrip("?").split("|"):
-            column = by_name.get(_norm(alternative))
+        alternatives = [a.strip() for a in text.split("|")]
+        optional = any(a.endswith("?") for a in alternatives)
+        for alternative in alternatives:
+            column = by_name.get(_norm(alternative.rstrip("?")))
             if column is not None:
                 return column.quoted
         if not optional:
-            missing.append(text.split("|")[0])
+            missing.append(alternatives[0])
         return "NULL"
 
     mapping = {}
+    maps: dict[str, dict[str, str]] = spec.get("maps") or {}
     for focus_name, expression in spec["columns"].items():
+        if isinstance(expression, dict):
+            expression = _case(expression, maps)
         sql = _REFERENCE.sub(resolve, str(expression))
         mapping[focus_name.lower()] = (f"CAST(({sql}) AS VARCHAR)", "VARCHAR")
     if missing:
@@ -77,3 +81,16 @@ def source_columns(
             file=file,
         )
     return mapping, []
+
+
+def _case(spec: dict[str, Any], maps: dict[str, dict[str, str]]) -> str:
+    """``{map: NAME, from: EXPR, default: VALUE}`` as a SQL CASE over the named mapping."""
+    from sentier.finops.sources import sql_literal
+
+    table = maps[spec["map"]]
+    arms = " ".join(
+        f"WHEN {sql_literal(str(k))} THEN {sql_literal(str(v))}" for k, v in table.items()
+    )
+    default = spec.get("default")
+    otherwise = sql_literal(str(default)) if default is not None else "NULL"
+    return f"CASE {spec['from']} {arms} ELSE {otherwise} END"
