@@ -222,8 +222,13 @@ def evaluate(
 
 def mapping_table(mapping: pd.DataFrame) -> Any:
     """The mapping as an Ibis table every backend can join."""
+    # Missing values as None, whatever dtype a cached frame came back with (pandas string
+    # dtypes hold NaN, which some backends would turn into the text "NaN").
+    frame = mapping[MAPPING_COLUMNS].astype(object)
+    frame = frame.where(frame.notna(), None)
+    frame[LINE_KEY] = mapping[LINE_KEY].astype("int64")
     return ibis.memtable(
-        mapping[MAPPING_COLUMNS],
+        frame,
         schema=ibis.schema(
             {
                 LINE_KEY: "int64",

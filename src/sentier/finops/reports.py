@@ -174,10 +174,17 @@ def mapping_for(facts: Facts, snapshot: CatalogSnapshot, rules: AllocationRules)
 
 
 def _is_missing(value: Any) -> bool:
+    """None, NaN, NaT and pandas' NA alike: engines hand back missing values differently."""
+    import pandas as pd
+
+    if value is None:
+        return True
+    if isinstance(value, list | tuple | dict):
+        return False
     try:
-        return bool(value != value)  # NaN / NaT
+        return bool(pd.isna(value))
     except (TypeError, ValueError):
-        return value is None
+        return False
 
 
 def _label(value: Any) -> str:
