@@ -203,3 +203,25 @@ def test_focus_1_2_examples_ingest(corpora: Path, sqlite_engine: Engine, facts_o
     [balance] = result["reconciliation"]
     assert balance["balanced"]
     assert balance["input_effective"] == sum(f.totals["USD"]["effective"] for f in landed)
+
+
+def test_retag_applies_a_new_plan_to_stored_facts(
+    sqlite_engine: Engine, tmp_path: Path, facts_of
+) -> None:
+    from sentier.finops.retag import retag
+    from sentier.tagging import TaggingPlan
+
+    ingest(sqlite_engine, [write_focus(tmp_path / "t.csv", [line(tags={"squad": "team-a"})])])
+    facts, snapshot, rules = facts_of()
+    assert showback(facts, snapshot, rules, by="owner")["rows"][0]["key"] == (
+        "group:default/team-a"
+    )
+    plan = TaggingPlan.from_data(
+        {"keys": {"team": {"required": True, "catalog_kind": "group"}, "squad-name": {}}}
+    )
+    assert retag(plan) == {"slices": 1, "keys": 1}
+    facts, snapshot, rules = facts_of()
+    facts.plan = plan
+    keys = facts.keys().to_pyarrow().to_pylist()
+    assert keys[0]["tag_team"] is None and keys[0]["tag_violations"] == "team:missing"
+    assert showback(facts, snapshot, rules, by="owner")["rows"][0]["key"] == "unallocated"

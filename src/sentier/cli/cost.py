@@ -775,3 +775,19 @@ def unit(
             _percent(row[7]),
         )
     console.print(table)
+
+
+@app.command()
+def retag(tagging_plan: PlanOption = None) -> None:
+    """Re-read stored tags with the tagging plan (after changing it); lines are untouched."""
+    from sentier.finops.retag import retag as run
+    from sentier.finops.tags import plan_or_default
+    from sentier.tagging import TaggingError
+
+    open_store()
+    try:
+        plan = plan_or_default(tagging_plan)
+    except TaggingError as error:
+        fail(str(error))
+    result = run(plan)
+    console.print(f"{result['slices']} slices, {result['keys']:,} line descriptions re-tagged")
