@@ -211,18 +211,21 @@ class _SliceWriter:
         self.rows += len(lines)
         if self._pending_rows >= ROW_GROUP_ROWS:
             self.flush()
-        # Most batches describe charges already seen: filter those out first (hash lookup),
-        # then keep the first row of each new key.
-        column = keys.column(LINE_KEY)
+        # Most batches describe charges already seen: a binary search in the sorted keys seen
+        # so far drops those, then the first row of each new key is kept.
+        values = keys.column(LINE_KEY).to_numpy()
         if len(self.seen):
-            unseen = pc.invert(pc.is_in(column, value_set=pa.array(self.seen)))
-            if not pc.any(unseen).as_py():
+            position = np.searchsorted(self.seen, values)
+            known = self.seen[np.minimum(position, len(self.seen) - 1)] == values
+            if known.all():
                 return
-            keys = keys.filter(unseen)
-            column = keys.column(LINE_KEY)
-        unique, first = np.unique(column.to_numpy(), return_index=True)
-        self.seen = np.concatenate([self.seen, unique])
-        fresh = keys.take(pa.array(first))
+            unseen = np.flatnonzero(~known)
+            unique, first = np.unique(values[unseen], return_index=True)
+            rows = unseen[first]
+        else:
+            unique, rows = np.unique(values, return_index=True)
+        self.seen = np.union1d(self.seen, unique)
+        fresh = keys.take(pa.array(rows))
         if self._keys is None:
             self._keys = pq.ParquetWriter(self.keys_path, fresh.schema, compression="lz4")
         self._keys.write_table(fresh)
@@ -297,13 +300,19 @@ def _stream_file(
             failed = True
             break
         warnings += pc.sum(pc.not_equal(table.column(WARNINGS), 0).cast(pa.int64())).as_py() or 0
-        parts = table.group_by([PERIOD, SLICE]).aggregate([])
-        for period, slice_text in zip(
-            parts.column(PERIOD).to_pylist(), parts.column(SLICE).to_pylist(), strict=True
-        ):
+        periods = pc.unique(table.column(PERIOD)).to_pylist()
+        slices = pc.unique(table.column(SLICE)).to_pylist()
+        if len(periods) == 1 and len(slices) == 1:
+            pairs = [(periods[0], slices[0])]
+        else:
+            parts = table.group_by([PERIOD, SLICE]).aggregate([])
+            pairs = list(
+                zip(parts.column(PERIOD).to_pylist(), parts.column(SLICE).to_pylist(), strict=True)
+            )
+        for period, slice_text in pairs:
             part = (
                 table
-                if len(parts) == 1
+                if len(pairs) == 1
                 else table.filter(
                     pc.and_(
                         pc.equal(table.column(PERIOD), period),
@@ -317,20 +326,6 @@ def _stream_file(
                 stem = f"{file_index:04d}-{slice_id_of(slice_text)}-{period}"
                 writer = result.writers[key] = _SliceWriter(staging, stem)
             writer.add(part.select(line_names), part.select(key_names))
-            sums = part.group_by(
-                ["BillingCurrency", "BillingAccountId"], use_threads=False
-            ).aggregate([("BilledCost", "sum"), ("EffectiveCost", "sum")])
-            slice_totals = result.slice_totals.setdefault(key, {})
-            for currency, account, billed, effective in zip(
-                sums.column("BillingCurrency").to_pylist(),
-                sums.column("BillingAccountId").to_pylist(),
-                sums.column("BilledCost_sum").to_pylist(),
-                sums.column("EffectiveCost_sum").to_pylist(),
-                strict=True,
-            ):
-                currencies[(period, account or "")].add(currency)
-                _add_totals(slice_totals, currency, billed, effective)
-                _add_totals(report.totals, currency, billed, effective)
         report.rows += len(table)
         if progress:
             progress(str(path), report.rows)
@@ -342,6 +337,21 @@ def _stream_file(
         report.problems.extend(_diagnose(con, path, plan))
         result.touched = _touched_slices(con, plan)
         return result
+    # Totals per slice and currency, from the files just written (narrow, fast to read).
+    for key, writer in result.writers.items():
+        if not writer.keys_path.exists():
+            continue
+        sums = con.execute(
+            f"SELECT k.BillingCurrency, k.BillingAccountId, sum(l.BilledCost), "
+            f"sum(l.EffectiveCost) FROM read_parquet({sql_literal(str(writer.lines_path))}) l "
+            f"JOIN read_parquet({sql_literal(str(writer.keys_path))}) k USING ({LINE_KEY}) "
+            f"GROUP BY ALL"
+        ).fetchall()
+        slice_totals = result.slice_totals.setdefault(key, {})
+        for currency, account, billed, effective in sums:
+            currencies[(key[0], account or "")].add(currency)
+            _add_totals(slice_totals, currency, billed, effective)
+            _add_totals(report.totals, currency, billed, effective)
     for (period, account), found in sorted(currencies.items()):
         if len(found) > 1:
             report.problems.append(
