@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/loghub.py
 	$(BIN)/python bench/nab.py
 	$(BIN)/python bench/incidents.py
+	$(BIN)/python bench/finops.py
 
 clean:
 	rm -rf $(VENV) .sentier .pytest_cache .mypy_cache .ruff_cache

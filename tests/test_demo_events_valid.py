@@ -15,7 +15,7 @@ from sentier.store import session_scope
 runner = CliRunner()
 
 
-def test_catalog_policy_and_aiops_events_match_their_schemas(
+def test_every_domain_emits_events_that_match_their_schemas(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
     demo = tmp_path / "demo"
@@ -24,6 +24,21 @@ def test_catalog_policy_and_aiops_events_match_their_schemas(
         ["catalog", "ingest", str(demo / "catalog")],
         ["scan", str(demo / "terraform"), "--store", "--fail-on", "none"],
         ["alerts", "ingest", str(demo / "aiops" / "alerts" / "storm.json")],
+        ["cost", "ingest", str(demo / "billing")],
+        ["cost", "anomalies"],
+        [
+            "cost",
+            "budgets",
+            "add",
+            "data",
+            "--scope",
+            "team-data",
+            "--amount",
+            "100",
+            "--currency",
+            "EUR",
+        ],
+        ["cost", "budgets", "check"],
     ]
     for step in steps:
         result = runner.invoke(app, step)
@@ -31,6 +46,6 @@ def test_catalog_policy_and_aiops_events_match_their_schemas(
     with session_scope(sqlite_engine) as session:
         emitted = events.list_events(session, limit=100_000)
     domains = {row.type.split(".")[2] for row in emitted}
-    assert {"catalog", "policy", "aiops"} <= domains
+    assert {"catalog", "policy", "aiops", "finops"} <= domains
     for row in emitted:
         assert events.validate_data(row.type, row.data) == [], (row.type, row.data)

@@ -8,6 +8,7 @@ from sentier import __version__
 from sentier.cli import (
     alerts,
     catalog,
+    cost,
     db,
     demo,
     drift,
@@ -42,6 +43,7 @@ app.add_typer(logs.app, name="logs")
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(alerts.incidents_app, name="incidents")
+app.add_typer(cost.app, name="cost")
 
 
 @app.command()

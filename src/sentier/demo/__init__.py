@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sentier.demo.aiops_files import write_aiops
+from sentier.demo.billing_files import write_billing
 from sentier.demo.catalog_files import write_catalog
 from sentier.demo.organisation import Organisation, build_organisation
 from sentier.demo.terraform_files import write_terraform
@@ -19,6 +20,7 @@ WRITERS: list[tuple[str, Writer]] = [
     ("catalog", write_catalog),
     ("terraform", write_terraform),
     ("aiops", write_aiops),
+    ("billing", write_billing),
 ]
 
 

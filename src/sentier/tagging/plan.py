@@ -138,23 +138,36 @@ class TaggingPlan:
         return [key for key, rule in self.model.keys.items() if rule.required]
 
     def key_aliases(self) -> dict[str, str]:
-        """Every accepted spelling (canonical form) -> canonical key; for SQL generation too."""
-        out: dict[str, str] = {}
-        for key, rule in self.model.keys.items():
-            for name in (key, *rule.aliases):
-                out[canonical_key_text(name)] = key
-        return out
+        """Every accepted spelling (canonical form) -> canonical key; for SQL generation too.
+
+        Computed once per plan: FinOps normalises hundreds of thousands of tag sets with it.
+        """
+        cached: dict[str, str] | None = self.__dict__.get("_key_aliases")
+        if cached is None:
+            cached = {}
+            for key, rule in self.model.keys.items():
+                for name in (key, *rule.aliases):
+                    cached[canonical_key_text(name)] = key
+            object.__setattr__(self, "_key_aliases", cached)
+        return cached
 
     def canonical_key(self, key: str) -> str | None:
         return self.key_aliases().get(canonical_key_text(key))
 
     def normalise_value(self, key: str, value: str) -> str:
-        rule = self.model.keys[key]
         text = value.strip()
         if self.model.value_case == "lower":
             text = text.lower()
-        aliases = {k.strip().lower(): v for k, v in rule.value_aliases.items()}
-        return aliases.get(text.lower(), text)
+        return self._value_aliases(key).get(text.lower(), text)
+
+    def _value_aliases(self, key: str) -> dict[str, str]:
+        """A key's value aliases, lower-cased once per plan (they are read on every value)."""
+        cache: dict[str, dict[str, str]] = self.__dict__.setdefault("_value_alias_cache", {})
+        aliases = cache.get(key)
+        if aliases is None:
+            rule = self.model.keys[key]
+            aliases = cache[key] = {k.strip().lower(): v for k, v in rule.value_aliases.items()}
+        return aliases
 
     def normalise(
         self, tags: Mapping[str, Any] | None, *, sub_account: str | None = None

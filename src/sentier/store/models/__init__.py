@@ -20,6 +20,14 @@ from sentier.store.models.events import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from sentier.store.models.finops import (
+    FinopsAnomaly,
+    FinopsBudget,
+    FinopsBudgetAlert,
+    FinopsFile,
+    FinopsIngestion,
+    FinopsSlice,
+)
 from sentier.store.models.policy import PolicyFinding, PolicyScan
 
 __all__ = [
@@ -33,6 +41,12 @@ __all__ = [
     "Entity",
     "EntitySearch",
     "EventCursor",
+    "FinopsAnomaly",
+    "FinopsBudget",
+    "FinopsBudgetAlert",
+    "FinopsFile",
+    "FinopsIngestion",
+    "FinopsSlice",
     "InboundHook",
     "InboundMessage",
     "Incident",

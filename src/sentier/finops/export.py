@@ -1,0 +1,104 @@
+"""Chargeback export: every cost line in FOCUS columns, with who it was allocated to.
+
+Allocation goes into FOCUS 1.3's own columns, ``AllocatedMethodId`` (the rule, or
+``shared:<pool>``) and ``AllocatedMethodDetails`` (for a shared line, how its period's pool
+was split: owner -> fraction), plus ``x_AllocatedOwner``, ``x_AllocatedEntity`` and
+``x_AllocatedSystem``. Line costs are never altered, so the export sums to the invoice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from sentier.finops.allocation import mapping_table
+from sentier.finops.columns import LINE_KEY, PERIOD, focus_columns
+from sentier.finops.facts import Facts
+from sentier.finops.ownership import CatalogSnapshot
+from sentier.finops.reports import Scope, allocate
+from sentier.finops.rules import AllocationRules
+
+
+def export_focus(
+    facts: Facts,
+    snapshot: CatalogSnapshot,
+    rules: AllocationRules,
+    target: Path,
+    *,
+    scope: Scope | None = None,
+) -> dict[str, Any]:
+    """Write the allocated lines to ``target`` (``.parquet`` or ``.csv``); returns a summary."""
+    allocation = allocate(facts, snapshot, rules, scope=scope)
+    shares: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(
+        lambda: defaultdict(Decimal)
+    )
+    for row in allocation.rows:
+        rule = row.get("rule") or ""
+        if rule.startswith("shared:"):
+            shares[(rule[7:], str(row["period"]), str(row["currency"]))][str(row["owner_ref"])] += (
+                row["effective"]
+            )
+    details = []
+    for (pool, period, currency), owners in shares.items():
+        total = sum(owners.values(), Decimal(0))
+        split = {k: float(v / total) if total else 0.0 for k, v in sorted(owners.items())}
+        details.append(
+            {
+                "pool": pool,
+                PERIOD: period,
+                "currency": currency,
+                "details": json.dumps({"split": split}),
+            }
+        )
+    detail_table = ibis.memtable(
+        pd.DataFrame(details, columns=["pool", PERIOD, "currency", "details"]),
+        schema=ibis.schema(
+            {"pool": "string", PERIOD: "string", "currency": "string", "details": "string"}
+        ),
+    )
+    mapping = mapping_table(allocation.mapping)
+    lines = facts.cost_lines()
+    if scope is not None and scope.date_from is not None:
+        lines = lines.filter(lines.ChargePeriodStart >= scope.date_from)
+    if scope is not None and scope.date_to is not None:
+        lines = lines.filter(lines.ChargePeriodStart < scope.date_to)
+    first = lines.join(mapping, LINE_KEY)
+    first = first.select(*first.columns)
+    joined = first.left_join(
+        detail_table,
+        [
+            first.pool == detail_table.pool,
+            first[PERIOD] == detail_table[PERIOD],
+            first.BillingCurrency == detail_table.currency,
+        ],
+    )
+    columns: dict[str, Any] = {}
+    for column in focus_columns():
+        if column.name in {"AllocatedMethodId", "AllocatedMethodDetails"}:
+            continue
+        columns[column.name] = joined[column.name]
+    columns["AllocatedMethodId"] = joined.rule.fill_null("unallocated")
+    columns["AllocatedMethodDetails"] = joined.details
+    columns["x_AllocatedOwner"] = joined.owner_ref.fill_null(ibis.literal("shared:") + joined.pool)
+    columns["x_AllocatedEntity"] = joined.entity_ref
+    columns["x_AllocatedSystem"] = joined.system_ref
+    result = joined.select(**columns).order_by(["ChargePeriodStart", "ResourceId"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix.lower() == ".csv":
+        result.to_csv(str(target))
+    else:
+        result.to_parquet(str(target))
+    counted = result.aggregate(
+        rows=result.count(), effective=result.EffectiveCost.sum()
+    ).to_pandas()
+    return {
+        "path": str(target),
+        "rows": int(counted["rows"].iloc[0]),
+        "effective": Decimal(str(counted["effective"].iloc[0] or 0)),
+    }
