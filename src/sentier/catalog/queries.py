@@ -140,6 +140,35 @@ class EntityFilter:
     # Backstage-style generic filters: key -> accepted values (empty: key must exist).
     fields: dict[str, list[str]] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls,
+        *,
+        kind: Sequence[str] | None = None,
+        type: Sequence[str] | None = None,
+        lifecycle: Sequence[str] | None = None,
+        owner: Sequence[str] | None = None,
+        system: Sequence[str] | None = None,
+        tag: Sequence[str] | None = None,
+        label: Sequence[str] | None = None,
+        annotation: Sequence[str] | None = None,
+        namespace: Sequence[str] | None = None,
+        text: str | None = None,
+    ) -> EntityFilter:
+        """From the optional, singular-named parameters the CLI and the API take."""
+        return cls(
+            kinds=list(kind or []),
+            types=list(type or []),
+            lifecycles=list(lifecycle or []),
+            owners=list(owner or []),
+            systems=list(system or []),
+            tags=list(tag or []),
+            labels=list(label or []),
+            annotations=list(annotation or []),
+            namespaces=list(namespace or []),
+            text=text,
+        )
+
 
 def _search_match(key: str, values: Sequence[str]) -> Any:
     # An alias, so the condition also works inside queries that select from entity_search.

@@ -199,16 +199,16 @@ def list_(
     from sentier.catalog import EntityFilter, as_backstage, list_entities, relations_for
     from sentier.store import session_scope
 
-    flt = EntityFilter(
-        kinds=kind or [],
-        types=type_ or [],
-        lifecycles=lifecycle or [],
-        owners=owner or [],
-        systems=system or [],
-        tags=tag or [],
-        labels=label or [],
-        annotations=annotation or [],
-        namespaces=namespace or [],
+    flt = EntityFilter.of(
+        kind=kind,
+        type=type_,
+        lifecycle=lifecycle,
+        owner=owner,
+        system=system,
+        tag=tag,
+        label=label,
+        annotation=annotation,
+        namespace=namespace,
         text=search,
     )
     with session_scope(open_store()) as session:

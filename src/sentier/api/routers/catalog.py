@@ -61,16 +61,16 @@ def entity_filter(
     namespace: Many = None,
     q: str | None = None,
 ) -> EntityFilter:
-    return EntityFilter(
-        kinds=kind or [],
-        types=type or [],
-        lifecycles=lifecycle or [],
-        owners=owner or [],
-        systems=system or [],
-        tags=tag or [],
-        labels=label or [],
-        annotations=annotation or [],
-        namespaces=namespace or [],
+    return EntityFilter.of(
+        kind=kind,
+        type=type,
+        lifecycle=lifecycle,
+        owner=owner,
+        system=system,
+        tag=tag,
+        label=label,
+        annotation=annotation,
+        namespace=namespace,
         text=q,
     )
 
