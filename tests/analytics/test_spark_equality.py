@@ -6,7 +6,6 @@ expressions at a Spark cluster. Runs Spark in local mode (Java is on the machine
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,10 +14,6 @@ from typing import Any
 import ibis
 import pytest
 from sqlalchemy import Engine
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "finops"))
-
-from finops_helpers import line, write_focus
 
 from sentier.analytics import duckdb_connection
 from sentier.finops import (
@@ -34,6 +29,7 @@ from sentier.finops import (
     mapping_table,
 )
 from sentier.finops.allocation import allocation_inputs
+from tests.finops.finops_helpers import line, write_focus
 
 
 @pytest.fixture(scope="module")

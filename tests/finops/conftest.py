@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
-from finops_helpers import ORG
 from sqlalchemy import Engine
 
 from sentier.analytics import duckdb_connection
 from sentier.finops import Facts, load_rules, load_snapshot
 from sentier.store import session_scope
+from tests.finops.finops_helpers import ORG
 
 
 @pytest.fixture

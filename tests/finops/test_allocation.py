@@ -6,11 +6,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from finops_helpers import line, write_focus
 from sqlalchemy import Engine
 
 from sentier.finops import FinOpsError, allocate, ingest, load_rules, showback
 from sentier.finops.shared import round_cents, split_exact
+from tests.finops.finops_helpers import line, write_focus
 
 D = Decimal
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from finops_helpers import line, write_focus
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from sentier.cli import app
+from tests.finops.finops_helpers import line, write_focus
 
 runner = CliRunner()
 

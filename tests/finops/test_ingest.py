@@ -9,7 +9,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from finops_helpers import line, write_focus
 from sqlalchemy import Engine, select
 
 from sentier.analytics import FactStore
@@ -17,6 +16,7 @@ from sentier.events import list_events
 from sentier.finops import ingest, showback
 from sentier.store import session_scope
 from sentier.store.models import FinopsFile
+from tests.finops.finops_helpers import line, write_focus
 
 
 def _stored_total(currency: str = "USD") -> Decimal:

@@ -9,7 +9,17 @@ from sqlalchemy import Engine, select
 from sentier.store import bulk_insert, session_scope
 from sentier.store.models import OutboxEvent
 
-TRICKY = ["plain", "tab\there", "new\nline", "back\\slash", "cr\rlf", "\\N", "ünïcødé ✓", "", "a\\tb"]
+TRICKY = [
+    "plain",
+    "tab\there",
+    "new\nline",
+    "back\\slash",
+    "cr\rlf",
+    "\\N",
+    "ünïcødé ✓",
+    "",
+    "a\\tb",
+]
 
 
 def test_tricky_strings_json_and_nulls_round_trip(engine: Engine) -> None:

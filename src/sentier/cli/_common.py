@@ -14,8 +14,10 @@ from rich.console import Console
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: long lines (URLs, tokens, commands to copy) are never broken when not on a terminal.
+# Piped output gets room for wide tables instead of rich's 80-column default.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
 def open_store() -> Engine:
