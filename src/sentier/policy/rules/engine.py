@@ -147,6 +147,16 @@ class Context:
         for resource in resources:
             self._by_type.setdefault(resource.type, []).append(resource)
         self._relations: dict[tuple[str, tuple[str | int, ...]], dict[str, list[Resource]]] = {}
+        self._by_address: dict[str, Resource] | None = None
+
+    def find(self, address: str) -> Resource | None:
+        """The resource at ``address`` (or the first instance of a counted one)."""
+        if self._by_address is None:
+            self._by_address = {}
+            for resource in self.resources:
+                self._by_address.setdefault(resource.address, resource)
+                self._by_address.setdefault(resource.base_address, resource)
+        return self._by_address.get(address)
 
     def of_types(self, types: Iterable[str]) -> list[Resource]:
         out: list[Resource] = []
