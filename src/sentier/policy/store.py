@@ -137,6 +137,10 @@ def record_scan(
         current.add(fingerprint)
         entity_ref, owner_ref = attribute(finding.file)
         before = previous.get(fingerprint)
+        if before is None and finding.legacy_fingerprint in previous:
+            # Stored before fingerprints were anchored: the same finding, not a new one.
+            before = previous[finding.legacy_fingerprint]
+            current.add(finding.legacy_fingerprint)
         state = "still-open" if before is not None else "new"
         if state == "new":
             opened += 1

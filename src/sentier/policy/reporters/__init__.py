@@ -134,7 +134,7 @@ def to_sarif(result: ScanResult) -> str:
                     }
                 }
             ],
-            "partialFingerprints": {"sentierFingerprint/v1": f.fingerprint},
+            "partialFingerprints": {"sentierFingerprint/v2": f.fingerprint},
         }
         if f.status != "open":
             item["suppressions"] = [

@@ -110,10 +110,20 @@ class Finding:
     status: str = "open"  # open | suppressed | baselined
     suppression: str | None = None
     source: str = "terraform"
+    # The file as the scan's identity knows it: relative to its repository's root (else its
+    # absolute path), so the same finding is recognised whichever way the scan was invoked.
+    anchor: str | None = None
 
     @property
     def fingerprint(self) -> str:
-        """Stable across scans and line shifts: rule, file and resource address."""
+        """Stable across scans, line shifts and invocations: rule, anchored file, resource."""
+        raw = f"{self.rule_id}|{self.anchor or self.file}|{self.resource}|{self.message}"
+        return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:20]
+
+    @property
+    def legacy_fingerprint(self) -> str:
+        """The first fingerprint (file as given on the command line), still honoured in
+        baselines and stored scans written before anchoring."""
         raw = f"{self.rule_id}|{self.file}|{self.resource}|{self.message}"
         return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:20]
 
