@@ -162,3 +162,57 @@ def test_syntax_error_is_a_problem_and_other_files_still_load(tmp_path: Path) ->
     assert any(r.address == "aws_s3_bucket.y" for r in loaded.resources)
     assert loaded.problems and loaded.problems[0].file.endswith("broken.tf")
     assert loaded.problems[0].line in (2, 3)
+
+
+def test_template_directives_if_for_and_strip_markers(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "main.tf",
+        """variable "public" { default = true }
+variable "ports" { default = { ssh = 22, https = 443 } }
+variable "names" { default = ["a", "b"] }
+resource "aws_s3_bucket" "b" {
+  acl    = "%{ if var.public }public-read%{ else }private%{ endif }"
+  bucket = "x-%{ if !var.public }private%{ endif }"
+  tags = {
+    ports = "%{ for name, port in var.ports }${name}=${port};%{ endfor }"
+    names = <<-EOT
+      %{~ for n in var.names ~}
+      ${n}
+      %{~ endfor ~}
+    EOT
+    lines = <<-EOT
+      %{ for n in var.names }
+        - ${n}
+      %{ endfor }
+    EOT
+    later = "%{ if aws_kms_key.k.arn != "" }kms%{ endif }"
+  }
+}
+""",
+    )
+    bucket = resources(tmp_path)["aws_s3_bucket.b"]
+    assert bucket.attrs["acl"] == "public-read"
+    assert bucket.attrs["bucket"] == "x-"
+    tags = bucket.attrs["tags"]
+    assert tags["ports"] == "https=443;ssh=22;"
+    assert tags["names"] == "ab"
+    assert tags["lines"] == "\n  - a\n\n  - b\n\n"
+    assert isinstance(tags["later"], Unknown)  # depends on a value known only after apply
+
+
+def test_public_acl_written_with_a_directive_is_flagged(tmp_path: Path) -> None:
+    from sentier.policy import scan_paths
+
+    write(
+        tmp_path,
+        "main.tf",
+        """variable "site" { default = true }
+resource "aws_s3_bucket" "b" {
+  bucket = "b"
+  acl    = "%{ if var.site }public-read%{ else }private%{ endif }"
+}
+""",
+    )
+    found = [f for f in scan_paths([str(tmp_path)]).findings if f.rule_id == "SNT-AWS-S3-001"]
+    assert [f.line for f in found] == [4]

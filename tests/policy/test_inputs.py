@@ -94,3 +94,57 @@ def test_malformed_json_plan_is_a_finding(tmp_path: Path) -> None:
     path.write_text('{"planned_values": {', encoding="utf-8")
     result = scan_paths([str(path)])
     assert [f.rule_id for f in result.findings] == ["SNT-PARSE-001"]
+
+
+TF_JSON = """{
+  "//": "generated",
+  "variable": {"open": {"default": ["0.0.0.0/0"]}},
+  "locals": {"prefix": "acme-${var.env}"},
+  "resource": {
+    "aws_s3_bucket": {
+      "b": {
+        "bucket": "${local.prefix}-logs",
+        "acl": "public-read"
+      }
+    },
+    "aws_security_group": {
+      "s": {
+        "ingress": [{"from_port": 22, "to_port": 22, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}],
+        "dynamic": {
+          "egress": {
+            "for_each": [443, 8443],
+            "content": {"from_port": "${egress.value}", "to_port": "${egress.value}", "protocol": "tcp"}
+          }
+        }
+      }
+    }
+  },
+  "variable": {"env": {"default": "prod"}}
+}
+"""
+
+
+def test_terraform_json_syntax_with_templates_dynamic_blocks_and_tfvars(tmp_path: Path) -> None:
+    (tmp_path / "main.tf.json").write_text(TF_JSON, encoding="utf-8")
+    (tmp_path / "terraform.tfvars.json").write_text('{"env": "staging"}\n', encoding="utf-8")
+    found = {r.address: r for r in load_paths([str(tmp_path)]).resources}
+    bucket = found["aws_s3_bucket.b"]
+    assert bucket.attrs["bucket"] == "acme-staging-logs"
+    assert bucket.line == 7 and bucket.loc_of(("acl",))[1] == 9
+    group = found["aws_security_group.s"]
+    assert [e["from_port"] for e in group.attrs["egress"]] == [443, 8443]
+    lines = {(f.rule_id, f.line) for f in scan_paths([str(tmp_path)], packs=["security"]).findings}
+    assert ("SNT-AWS-S3-001", 9) in lines and ("SNT-AWS-SG-001", 14) in lines
+
+
+def test_terraform_json_syntax_error_is_a_finding_and_the_rest_is_scanned(tmp_path: Path) -> None:
+    (tmp_path / "broken.tf.json").write_text(
+        '{\n  "resource": {\n    "x" 1\n  }\n}\n', encoding="utf-8"
+    )
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_s3_bucket" "b" {\n  acl = "public-read"\n}\n', encoding="utf-8"
+    )
+    findings = scan_paths([str(tmp_path)], packs=["security"]).findings
+    parse = [f for f in findings if f.rule_id == "SNT-PARSE-001"]
+    assert len(parse) == 1 and parse[0].line == 3 and parse[0].file.endswith("broken.tf.json")
+    assert any(f.rule_id == "SNT-AWS-S3-001" and f.line == 2 for f in findings)

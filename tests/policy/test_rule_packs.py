@@ -21,6 +21,21 @@ def test_rule_samples(rule) -> None:  # type: ignore[no-untyped-def]
 
 def test_security_pack_size_and_coverage() -> None:
     security = [r for r in RULES if r.pack == "security"]
-    assert len(security) >= 58
-    providers = {r.path.split("/security/")[1].split("/")[0] for r in security}
-    assert providers == {"aws", "azure", "gcp", "kubernetes"}
+    assert len(security) >= 120
+    per_provider: dict[str, int] = {}
+    for rule in security:
+        provider = rule.path.split("/security/")[1].split("/")[0]
+        per_provider[provider] = per_provider.get(provider, 0) + 1
+    assert set(per_provider) == {"aws", "azure", "gcp", "kubernetes"}
+    assert min(per_provider.values()) >= 30
+
+
+def test_rule_metadata_is_complete() -> None:
+    """Every rule says why it matters and how to fix it, and ids are namespaced by provider."""
+    prefixes = {"aws": "SNT-AWS-", "azure": "SNT-AZ-", "gcp": "SNT-GCP-", "kubernetes": "SNT-K8S-"}
+    for rule in (r for r in RULES if r.pack == "security"):
+        provider = rule.path.split("/security/")[1].split("/")[0]
+        assert rule.id.startswith(prefixes[provider]), rule.id
+        assert rule.description and rule.description != rule.title, rule.id
+        assert rule.remediation, rule.id
+        assert rule.references, rule.id

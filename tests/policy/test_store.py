@@ -95,3 +95,22 @@ def test_path_mapping_wins(tmp_path: Path, sqlite_engine: Engine) -> None:
         )
         rows = list_findings(session, entity="component:default/billing")
     assert rows and rows[0]["rule_id"] == "SNT-AWS-EBS-001"
+
+
+def test_findings_stored_before_anchored_fingerprints_stay_still_open(
+    tmp_path: Path, engine: Engine
+) -> None:
+    infra = tmp_path / "infra"
+    infra.mkdir()
+    (infra / "main.tf").write_text(
+        'resource "aws_s3_bucket" "b" {\n  acl = "public-read"\n}\n', encoding="utf-8"
+    )
+    before = scan_paths([str(infra)], packs=["security"])
+    for finding in before.findings:
+        finding.anchor = None  # as stored by the previous release
+    with session_scope(engine) as session:
+        record_scan(session, before, target="infra")
+    with session_scope(engine) as session:
+        changes = record_scan(session, scan_paths([str(infra)], packs=["security"]), target="infra")
+    assert changes["new"] == 0 and changes["fixed"] == 0
+    assert changes["still_open"] == len(before.findings)

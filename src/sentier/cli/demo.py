@@ -54,6 +54,7 @@ def up(
         f"{report.updated} updated, {report.unchanged} unchanged, "
         f"{len(report.warnings)} warnings (deliberate mistakes)"
     )
+    _scan_terraform(engine, directory / "terraform")
     with session_scope(engine) as session:
         issued = auth.create_token(
             session, name="demo-admin", role="admin", created_by="sentier demo up"
@@ -75,3 +76,24 @@ def up(
         from sentier.cli.serve import serve as run_server
 
         run_server(host="127.0.0.1", port=port, workers=1, log_level="warning")
+
+
+def _scan_terraform(engine, terraform: Path) -> None:  # type: ignore[no-untyped-def]
+    """Scan the demo's Terraform and store the findings on its systems' pages."""
+    from sentier.policy import load_config, record_scan, scan_paths
+    from sentier.store import session_scope
+
+    config = load_config(str(terraform / "sentier-policy.yaml"))
+    result = scan_paths([str(terraform)], config=config)
+    with session_scope(engine) as session:
+        record_scan(
+            session,
+            result,
+            target="demo-terraform",
+            mappings=config.path_mappings,
+            root=str(terraform),
+        )
+    console.print(
+        f"security scan of the demo Terraform: {len(result.open)} open findings "
+        "(see /policy in the portal)"
+    )

@@ -117,4 +117,14 @@ def write_terraform(org: Organisation, root: Path) -> dict[str, int]:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "main.tf").write_text("\n".join(parts), encoding="utf-8")
         files += 1
+    # Each system's directory belongs to that system, so stored findings reach its page.
+    mappings = "".join(
+        f'  - path: "{system}/**"\n    entity: system:default/{system}\n'
+        for system in sorted(by_system)
+    )
+    (base / "sentier-policy.yaml").write_text(
+        "# Attribution of the demo's findings (sentier scan --store, sentier demo up)\n"
+        "path_mappings:\n" + mappings,
+        encoding="utf-8",
+    )
     return {"terraform_files": files, "terraform_resources": written}

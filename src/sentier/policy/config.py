@@ -27,8 +27,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from sentier.policy.errors import PolicyError
 from sentier.policy.suppress import PathSuppression, parse_suppressions
 
@@ -63,6 +61,8 @@ def find_config(start: str = ".") -> str | None:
 def load_config(path: str | None) -> PolicyConfig:
     if path is None:
         return PolicyConfig()
+    import yaml
+
     try:
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle) or {}

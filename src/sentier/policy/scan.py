@@ -20,7 +20,7 @@ from sentier.policy.rules.engine import (
     parse_rule,
     run_rules,
 )
-from sentier.policy.suppress import apply_baseline, apply_suppressions, read_baseline
+from sentier.policy.suppress import anchor, apply_baseline, apply_suppressions, read_baseline
 
 PARSE_RULE = "SNT-PARSE-001"
 
@@ -154,6 +154,7 @@ def scan_paths(
         root=os.path.dirname(config.source) if config.source else ".",
         today=today,
     )
+    anchor(findings)
     if baseline:
         apply_baseline(findings, read_baseline(baseline))
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.file, f.line, f.rule_id))

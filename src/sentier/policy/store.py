@@ -137,6 +137,10 @@ def record_scan(
         current.add(fingerprint)
         entity_ref, owner_ref = attribute(finding.file)
         before = previous.get(fingerprint)
+        if before is None and finding.legacy_fingerprint in previous:
+            # Stored before fingerprints were anchored: the same finding, not a new one.
+            before = previous[finding.legacy_fingerprint]
+            current.add(finding.legacy_fingerprint)
         state = "still-open" if before is not None else "new"
         if state == "new":
             opened += 1
@@ -253,11 +257,13 @@ def _as_dict(row: PolicyFinding) -> dict[str, Any]:
         "status": row.status,
         "rule_id": row.rule_id,
         "severity": row.severity,
+        "category": row.category,
         "title": row.title,
         "message": row.message,
         "file": row.file,
         "line": row.line,
         "resource": row.resource,
+        "resource_type": row.resource_type,
         "entity_ref": row.entity_ref,
         "owner_ref": row.owner_ref,
         "first_seen_at": row.first_seen_at.isoformat() if row.first_seen_at else None,
@@ -268,30 +274,100 @@ def latest_scan_ids(session: Session) -> list[int]:
     return list(session.scalars(select(func.max(PolicyScan.id)).group_by(PolicyScan.target)))
 
 
+def _filtered(
+    query: Any,
+    *,
+    scans: Sequence[int],
+    entity: str | None = None,
+    entities: Sequence[str] | None = None,
+    owner: str | None = None,
+    rule: str | None = None,
+    severities: Sequence[str] = (),
+    state: str | None = None,
+    status: str | None = None,
+    include_fixed: bool = False,
+) -> Any:
+    query = query.where(PolicyFinding.scan_id.in_(list(scans)))
+    if state:
+        query = query.where(PolicyFinding.state == state)
+    elif not include_fixed:
+        query = query.where(PolicyFinding.state != "fixed")
+    if entity:
+        query = query.where(PolicyFinding.entity_ref == entity.lower())
+    if entities is not None:
+        query = query.where(PolicyFinding.entity_ref.in_([e.lower() for e in entities]))
+    if owner:
+        query = query.where(PolicyFinding.owner_ref == owner.lower())
+    if rule:
+        query = query.where(PolicyFinding.rule_id == rule.upper())
+    if severities:
+        query = query.where(PolicyFinding.severity.in_([s.lower() for s in severities]))
+    if status:
+        query = query.where(PolicyFinding.status == status)
+    return query
+
+
 def list_findings(
     session: Session,
     *,
     entity: str | None = None,
+    entities: Sequence[str] | None = None,
     owner: str | None = None,
+    rule: str | None = None,
+    severities: Sequence[str] = (),
+    state: str | None = None,
+    status: str | None = None,
     scan_id: int | None = None,
     include_fixed: bool = False,
     limit: int = 1000,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Findings of the latest scan of every target (or of one scan), filtered."""
+    """Findings of the latest scan of every target (or of one scan), filtered.
+
+    ``state`` is new, still-open or fixed (fixed ones only when asked for); ``status`` is
+    open, suppressed or baselined; ``entities`` restricts to several entities (a group's).
+    """
     scans = [scan_id] if scan_id is not None else latest_scan_ids(session)
     if not scans:
         return []
-    query = select(PolicyFinding).where(PolicyFinding.scan_id.in_(scans))
-    if not include_fixed:
-        query = query.where(PolicyFinding.state != "fixed")
-    if entity:
-        query = query.where(PolicyFinding.entity_ref == entity.lower())
-    if owner:
-        query = query.where(PolicyFinding.owner_ref == owner.lower())
-    query = query.order_by(PolicyFinding.file, PolicyFinding.line, PolicyFinding.rule_id).limit(
-        limit
+    query = _filtered(
+        select(PolicyFinding),
+        scans=scans,
+        entity=entity,
+        entities=entities,
+        owner=owner,
+        rule=rule,
+        severities=severities,
+        state=state,
+        status=status,
+        include_fixed=include_fixed,
     )
-    return [_as_dict(row) for row in session.scalars(query)]
+    query = query.order_by(
+        PolicyFinding.file, PolicyFinding.line, PolicyFinding.rule_id, PolicyFinding.id
+    )
+    return [_as_dict(row) for row in session.scalars(query.offset(offset).limit(limit))]
+
+
+def count_findings(
+    session: Session,
+    *,
+    by: str | None = None,
+    scan_id: int | None = None,
+    **filters: Any,
+) -> Any:
+    """How many findings match (same filters as ``list_findings``); with ``by`` (a column
+    such as ``severity``, ``rule_id``, ``owner_ref``, ``entity_ref``), a count per value."""
+    scans = [scan_id] if scan_id is not None else latest_scan_ids(session)
+    if by is None:
+        if not scans:
+            return 0
+        query = _filtered(select(func.count(PolicyFinding.id)), scans=scans, **filters)
+        return int(session.scalar(query) or 0)
+    if not scans:
+        return {}
+    column = getattr(PolicyFinding, by)
+    query = _filtered(select(column, func.count(PolicyFinding.id)), scans=scans, **filters)
+    return {value: int(n) for value, n in session.execute(query.group_by(column))}
 
 
 def list_scans(session: Session, *, limit: int = 50) -> list[dict[str, Any]]:
@@ -310,9 +386,32 @@ def list_scans(session: Session, *, limit: int = 50) -> list[dict[str, Any]]:
     ]
 
 
-def entity_summary(session: Session, entity_ref: str) -> dict[str, Any]:
-    """Open findings of one entity by severity (for its page and scorecards)."""
-    findings = list_findings(session, entity=entity_ref)
+def get_scan(session: Session, scan_id: int) -> dict[str, Any] | None:
+    row = session.get(PolicyScan, scan_id)
+    if row is None:
+        return None
+    return {
+        "id": row.id,
+        "target": row.target,
+        "paths": row.paths,
+        "started_at": row.started_at.isoformat(),
+        "new": row.opened,
+        "fixed": row.fixed,
+        "still_open": row.still_open,
+        "summary": row.summary,
+    }
+
+
+def entity_summary(
+    session: Session, entity_ref: str, *, entities: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Findings of one entity (or of the ``entities`` a group owns) by severity, for its page
+    and scorecards; ``open`` counts the findings neither suppressed nor baselined."""
+    findings = (
+        list_findings(session, entities=entities)
+        if entities is not None
+        else list_findings(session, entity=entity_ref)
+    )
     by_severity: dict[str, int] = {}
     for f in findings:
         if f["status"] == "open":

@@ -140,6 +140,46 @@ def apply_suppressions(
     return notes
 
 
+class Anchors:
+    """Where a file is, said the same way however the scan was invoked (``infra/``,
+    ``./infra``, an absolute path, another checkout of the repository): relative to the root of
+    its git repository, or its absolute real path outside one."""
+
+    def __init__(self) -> None:
+        self._roots: dict[str, str | None] = {}
+
+    def __call__(self, file: str) -> str:
+        real = os.path.realpath(file)
+        root = self._root(os.path.dirname(real))
+        return os.path.relpath(real, root).replace(os.sep, "/") if root else real
+
+    def _root(self, directory: str) -> str | None:
+        visited: list[str] = []
+        probe = directory
+        found: str | None = None
+        while True:
+            if probe in self._roots:
+                found = self._roots[probe]
+                break
+            visited.append(probe)
+            if os.path.exists(os.path.join(probe, ".git")):
+                found = probe
+                break
+            parent = os.path.dirname(probe)
+            if parent == probe:
+                break
+            probe = parent
+        for seen in visited:
+            self._roots[seen] = found
+        return found
+
+
+def anchor(findings: Sequence[Finding]) -> None:
+    anchors = Anchors()
+    for finding in findings:
+        finding.anchor = anchors(finding.file)
+
+
 def write_baseline(findings: Sequence[Finding], path: str) -> int:
     entries = sorted(
         (
@@ -155,7 +195,7 @@ def write_baseline(findings: Sequence[Finding], path: str) -> int:
         key=lambda e: (e["file"], e["rule_id"], e["resource"]),
     )
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump({"version": 1, "findings": entries}, handle, indent=2)
+        json.dump({"version": 2, "findings": entries}, handle, indent=2)
         handle.write("\n")
     return len(entries)
 
@@ -178,7 +218,9 @@ def read_baseline(path: str) -> set[str]:
 def apply_baseline(findings: Sequence[Finding], fingerprints: set[str]) -> int:
     count = 0
     for finding in findings:
-        if finding.status == "open" and finding.fingerprint in fingerprints:
+        if finding.status == "open" and (
+            finding.fingerprint in fingerprints or finding.legacy_fingerprint in fingerprints
+        ):
             finding.status = "baselined"
             count += 1
     return count

@@ -14,8 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 HERE = Path(__file__).resolve().parent
 
 # Terraform provider prefixes (and common spellings) -> registry provider keys.
@@ -71,12 +69,20 @@ class Verdict:
     reasons: tuple[str, ...]
 
 
+def _load_yaml(path: Path) -> Any:
+    import yaml
+
+    return yaml.load(
+        path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    )
+
+
 @lru_cache(maxsize=1)
 def registry() -> dict[str, dict[str, Region]]:
-    data = yaml.load(
-        (HERE / "regions.yaml").read_text(encoding="utf-8"),
-        Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
-    )
+    from sentier.datacache import cached
+
+    source = HERE / "regions.yaml"
+    data = cached("sovereignty-regions", HERE, [source], lambda: _load_yaml(source))
     out: dict[str, dict[str, Region]] = {}
     for provider, regions in data["providers"].items():
         out[provider] = {
@@ -121,7 +127,7 @@ def find_region(provider: str, region_id: str) -> Region | None:
 
 @lru_cache(maxsize=1)
 def default_policy() -> dict[str, Any]:
-    return dict(yaml.safe_load((HERE / "policy.yaml").read_text(encoding="utf-8")))
+    return dict(_load_yaml(HERE / "policy.yaml"))
 
 
 def judge(

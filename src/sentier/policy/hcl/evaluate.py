@@ -122,6 +122,15 @@ class Evaluator:
                 return (flag if isinstance(flag, Unknown) else not flag), loc
             number = to_number(value)
             return (number if isinstance(number, Unknown) else -number), loc
+        if kind == "tif":
+            flag, _ = self.ev(expr[2], scope)
+            flag = to_bool(flag)
+            if isinstance(flag, Unknown):
+                return Unknown(flag.refs, "unknown template condition"), here
+            value, _ = self.ev(expr[3] if flag else expr[4], scope)
+            return to_string(value), here
+        if kind == "tfor":
+            return self.template_for(expr, scope)
         if kind == "splat":
             return self.splat(expr, scope)
         if kind == "fortuple" or kind == "forobj":
@@ -312,6 +321,31 @@ class Evaluator:
         return a % b, here
 
     # -- for expressions --------------------------------------------------------------------
+
+    def template_for(self, expr: Expr, scope: Scope) -> tuple[Any, Loc]:
+        """``%{ for k, v in xs }...%{ endfor }``: the body once per element, joined."""
+        here = (scope.file, expr[1])
+        key_var, value_var, coll_expr, body = expr[2], expr[3], expr[4], expr[5]
+        collection, coll_loc = self.ev(coll_expr, scope)
+        if isinstance(collection, Unknown):
+            return collection, here
+        if isinstance(collection, dict):
+            pairs = [(k, collection[k]) for k in sorted(collection, key=str)]
+        elif isinstance(collection, list):
+            pairs = list(enumerate(collection))
+        else:
+            raise EvalError("template for over a scalar")
+        parts: list[str] = []
+        for key, value in pairs:
+            bindings = {value_var: (value, member_loc(collection, key, coll_loc))}
+            if key_var:
+                bindings[key_var] = (key, coll_loc)
+            text, _ = self.ev(body, scope.bind(**bindings))
+            text = to_string(text)
+            if isinstance(text, Unknown):
+                return text, here
+            parts.append(text)
+        return "".join(parts), here
 
     def for_expr(self, expr: Expr, scope: Scope) -> tuple[Any, Loc]:
         here = (scope.file, expr[1])

@@ -20,11 +20,13 @@ from typing import Any
 
 from sentier.policy.hcl.evaluate import Evaluator, Scope
 from sentier.policy.hcl.functions import EvalError
+from sentier.policy.hcl.json_syntax import parse_json_file
 from sentier.policy.hcl.syntax import Attribute, Block, Body, ParsedFile, parse_file
 from sentier.policy.hcl.values import LDict, LList, member_loc, to_number, to_string
 from sentier.policy.model import Loc, ParseProblem, Resource, Unknown
 
 BUILTIN_DIR = str(Path(__file__).with_name("registry"))
+TF_SUFFIXES = (".tf", ".tf.json")
 MAX_DEPTH = 8
 RESOURCE_META = frozenset(
     {"count", "for_each", "depends_on", "provider", "lifecycle", "provisioner", "connection"}
@@ -85,7 +87,7 @@ class Loader:
         parsed = self.parsed.get(path)
         if parsed is None:
             try:
-                parsed = parse_file(path)
+                parsed = parse_json_file(path) if path.endswith(".json") else parse_file(path)
             except OSError as error:
                 parsed = ParsedFile(
                     path, Body(), [ParseProblem(path, 1, f"cannot read: {error}")], []
@@ -110,7 +112,7 @@ class Loader:
 def tf_files(directory: str) -> list[str]:
     try:
         with os.scandir(directory) as entries:
-            return sorted(e.name for e in entries if e.name.endswith(".tf") and e.is_file())
+            return sorted(e.name for e in entries if e.name.endswith(TF_SUFFIXES) and e.is_file())
     except OSError:
         return []
 
@@ -698,16 +700,17 @@ def _tfvars(
     loader: Loader, directory: str, extra: list[str], *, auto: bool
 ) -> dict[str, tuple[Any, Loc]]:
     files: list[str] = []
-    if auto:
-        default = os.path.join(directory, "terraform.tfvars")
-        if os.path.isfile(default):
-            files.append(default)
+    if auto:  # Terraform's order: terraform.tfvars(.json), then *.auto.tfvars(.json)
+        for name in ("terraform.tfvars", "terraform.tfvars.json"):
+            default = os.path.join(directory, name)
+            if os.path.isfile(default):
+                files.append(default)
         with contextlib.suppress(OSError):
             files.extend(
                 sorted(
                     os.path.join(directory, e)
                     for e in os.listdir(directory)
-                    if e.endswith(".auto.tfvars")
+                    if e.endswith((".auto.tfvars", ".auto.tfvars.json"))
                 )
             )
     files.extend(extra)

@@ -133,6 +133,7 @@ class _Converter:
         self.data = data
         self.path = path
         self.problems: list[ParseProblem] = []
+        self.dedent = 0  # columns a ``<<-`` heredoc being read strips from each line
 
     def text(self, node: Any) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
@@ -420,41 +421,124 @@ class _Converter:
             end = node.end_byte
         pieces: list[Any] = []
         inner = [c for c in children if c.type not in ("heredoc_start", "heredoc_identifier")]
-        self._template_pieces(inner, start, end, pieces, escape=False)
-        if strip:
-            pieces = _strip_indent(pieces)
+        outer, self.dedent = self.dedent, _indent_of(self.data[start:end]) if strip else 0
+        try:
+            self._template_pieces(inner, start, end, pieces, escape=False)
+        finally:
+            self.dedent = outer
         return _template_node(pieces, line)
+
+    def _literal(self, start: int, end: int, *, escape: bool) -> str:
+        raw = self.data[start:end].decode("utf-8", errors="replace")
+        if self.dedent:
+            cut = self.dedent
+            at_line_start = start == 0 or self.data[start - 1 : start] == b"\n"
+            parts = raw.split("\n")
+            raw = "\n".join(
+                part[cut:] if (i > 0 or at_line_start) and not part[:cut].strip() else part
+                for i, part in enumerate(parts)
+            )
+        if escape:
+            return _unescape(raw)
+        return raw.replace("$${", "${").replace("%%{", "%{")
 
     def _template_pieces(
         self, children: list[Any], start: int, end: int, pieces: list[Any], *, escape: bool
     ) -> None:
+        """Literal text, interpolations and directives between two byte offsets, with the
+        ``~`` strip markers applied to the literal text beside them."""
         cursor = start
+        strip_next = False
         for c in children:
             if c.type not in ("template_interpolation", "template_directive"):
                 continue
             if c.start_byte < start or c.end_byte > end:
                 continue
             if c.start_byte > cursor:
-                raw = self.data[cursor : c.start_byte].decode("utf-8", errors="replace")
-                pieces.append(_unescape(raw) if escape else raw.replace("$${", "${"))
+                text = self._literal(cursor, c.start_byte, escape=escape)
+                pieces.append(text.lstrip() if strip_next else text)
+            strip_left, strip_next = _strip_markers(c)
+            if strip_left:
+                _rstrip_last(pieces)
             if c.type == "template_interpolation":
                 exprs = [x for x in c.children if x.type == "expression"]
                 if exprs:
                     pieces.append(self.expr(exprs[0]))
             else:
-                pieces.append(self.directive(c))
+                pieces.append(self.directive(c, escape=escape))
             cursor = c.end_byte
         if end > cursor:
-            raw = self.data[cursor:end].decode("utf-8", errors="replace")
-            pieces.append(_unescape(raw) if escape else raw.replace("$${", "${"))
+            text = self._literal(cursor, end, escape=escape)
+            pieces.append(text.lstrip() if strip_next else text)
 
-    def directive(self, node: Any) -> Expr:
+    def _body(self, children: list[Any], opening: Any, closing: Any, *, escape: bool) -> Expr:
+        """The template between two directive markers (``%{ if }`` ... ``%{ else }``)."""
+        pieces: list[Any] = []
+        self._template_pieces(children, opening.end_byte, closing.start_byte, pieces, escape=escape)
+        if _marker_at(opening, -2) and pieces and isinstance(pieces[0], str):
+            pieces[0] = pieces[0].lstrip()
+        if _marker_at(closing, 1):
+            _rstrip_last(pieces)
+        return _template_node([p for p in pieces if p != ""], opening.start_point[0] + 1)
+
+    def directive(self, node: Any, *, escape: bool = True) -> Expr:
+        """``%{ if }``/``%{ else }``/``%{ endif }`` and ``%{ for x in xs }``/``%{ endfor }``."""
         line = node.start_point[0] + 1
         inner = node.children[0] if node.children else None
         if inner is None:
             return ("lit", line, "")
-        # Directives are rare in IaC; their result is kept unknown unless trivially literal.
+        parts = {c.type: c for c in inner.children}
+        if inner.type == "template_if" and "template_if_intro" in parts:
+            intro, end = parts["template_if_intro"], parts.get("template_if_end")
+            otherwise = parts.get("template_else_intro")
+            conditions = [c for c in intro.children if c.type == "expression"]
+            if end is None or not conditions:
+                return ("unknown", line, "incomplete template directive")
+            then = self._body(inner.children, intro, otherwise or end, escape=escape)
+            other = (
+                self._body(inner.children, otherwise, end, escape=escape)
+                if otherwise is not None
+                else ("lit", line, "")
+            )
+            return ("tif", line, self.expr(conditions[0]), then, other)
+        if inner.type == "template_for" and "template_for_start" in parts:
+            opening, end = parts["template_for_start"], parts.get("template_for_end")
+            names = [self.text(c) for c in opening.children if c.type == "identifier"]
+            collections = [c for c in opening.children if c.type == "expression"]
+            if end is None or not collections or not 1 <= len(names) <= 2:
+                return ("unknown", line, "incomplete template directive")
+            key = names[0] if len(names) == 2 else None
+            body = self._body(inner.children, opening, end, escape=escape)
+            return ("tfor", line, key, names[-1], self.expr(collections[0]), body)
         return ("unknown", line, "template directive")
+
+
+def _marker_at(node: Any, index: int) -> bool:
+    children = node.children
+    return len(children) > abs(index) and children[index].type == "strip_marker"
+
+
+def _strip_markers(node: Any) -> tuple[bool, bool]:
+    """Whether a ``${~ }``/``%{~ }`` strips the whitespace before it, and ``~}`` after it."""
+    if node.type == "template_interpolation":
+        return _marker_at(node, 1), _marker_at(node, -2)
+    inner = node.children[0] if node.children else None
+    if inner is None or not inner.children:
+        return False, False
+    return _marker_at(inner.children[0], 1), _marker_at(inner.children[-1], -2)
+
+
+def _rstrip_last(pieces: list[Any]) -> None:
+    if pieces and isinstance(pieces[-1], str):
+        pieces[-1] = pieces[-1].rstrip()
+
+
+def _indent_of(content: bytes) -> int:
+    """The indentation a ``<<-`` heredoc removes: the smallest of its non-blank lines."""
+    indents = [
+        len(line) - len(line.lstrip(b" \t")) for line in content.split(b"\n") if line.strip()
+    ]
+    return min(indents) if indents else 0
 
 
 def _template_node(pieces: list[Any], line: int) -> Expr:
@@ -466,30 +550,3 @@ def _template_node(pieces: list[Any], line: int) -> Expr:
         # "${x}" alone keeps x's type, as Terraform does.
         return pieces[0]  # type: ignore[no-any-return]
     return ("template", line, pieces)
-
-
-def _strip_indent(pieces: list[Any]) -> list[Any]:
-    text_lines: list[str] = []
-    for piece in pieces:
-        if isinstance(piece, str):
-            text_lines.extend(piece.split("\n"))
-    indents = [len(s) - len(s.lstrip(" \t")) for s in text_lines if s.strip()]
-    cut = min(indents) if indents else 0
-    if not cut:
-        return pieces
-    out: list[Any] = []
-    at_line_start = True
-    for piece in pieces:
-        if not isinstance(piece, str):
-            out.append(piece)
-            at_line_start = False
-            continue
-        parts = piece.split("\n")
-        fixed = []
-        for index, part in enumerate(parts):
-            if (index > 0 or at_line_start) and part[:cut].strip() == "":
-                part = part[cut:]
-            fixed.append(part)
-        out.append("\n".join(fixed))
-        at_line_start = piece.endswith("\n")
-    return out

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sentier.policy.model import LoadResult, ParseProblem
 
 SKIP_DIRS = {".terraform", ".git", "node_modules", ".venv", "__pycache__", ".sentier"}
-TF_SUFFIX = ".tf"
+TF_SUFFIX = (".tf", ".tf.json")
 YAML_SUFFIXES = (".yaml", ".yml")
 
 

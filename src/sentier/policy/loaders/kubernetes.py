@@ -140,6 +140,8 @@ def _resource(data: dict[str, Any], locs: dict[Path, Loc], file: str, line: int)
     meta: dict[str, Any] = {"namespace": namespace, "api_version": data.get("apiVersion")}
     if pod is not None:
         views["pod"] = pod
+        # The pod's own metadata (annotations such as AppArmor profiles live there).
+        views["podmeta"] = ("metadata",) if kind == "Pod" else (*pod[:-1], "metadata")
         containers: list[Path] = []
         spec: Any = data
         for step in pod:

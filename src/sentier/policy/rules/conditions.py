@@ -504,7 +504,7 @@ def _iam(path_text: str, match: Condition) -> Condition:
         if path_text == "statement":
             documents: list[tuple[Path, Any]] = [((), iam.document_statements(resource.attrs))]
         else:
-            documents = [(p, iam.statements(v)) for p, v in resolve(resource, base, rel)]
+            documents = [(p, _statements(ctx, v)) for p, v in resolve(resource, base, rel)]
         unknown = False
         witnesses: list[Witness] = []
         for path, found in documents:
@@ -524,6 +524,13 @@ def _iam(path_text: str, match: Condition) -> Condition:
         return UNKNOWN if unknown else FALSE
 
     return run
+
+
+def _statements(ctx: Context, value: Any) -> Any:
+    found = iam.statements(value)
+    if isinstance(found, Unknown):
+        return iam.referenced_document(found, ctx.find)
+    return found
 
 
 def _python(function: Callable[..., Any], options: dict[str, Any]) -> Condition:
@@ -550,7 +557,9 @@ def _port_range(
             return FALSE
         result = network.range_covers(low_v, high_v, port, proto)
         if result:
-            return True, [(resource.loc_of((*base, *low)), None)]
+            # Without a port, "all protocols" is what opened it: point there.
+            where = low if low_v is not None or proto is None else protocol
+            return True, [(resource.loc_of((*base, *where)), None)]
         return UNKNOWN if result is None else FALSE
 
     return run

@@ -18,6 +18,7 @@ from typing import Any
 
 from sentier.policy.errors import PolicyError
 from sentier.policy.model import Loc, Resource, Unknown, plain, refs_in
+from sentier.policy.rules.compiled import ELIDED_TESTS
 from sentier.policy.rules.conditions import Compiler, Condition
 from sentier.policy.rules.paths import parse_path
 
@@ -58,10 +59,17 @@ class Rule:
     checks: list[Check]
     pack: str
     path: str
-    tests: list[RuleTest] = field(default_factory=list)
+    loaded_tests: list[RuleTest] | None = None
     kics: list[str] = field(default_factory=list)
     frameworks: dict[str, Any] = field(default_factory=dict)
     providers: list[str] = field(default_factory=list)
+
+    @property
+    def tests(self) -> list[RuleTest]:
+        """The rule's samples; read from its file on first use when loaded from the cache."""
+        if self.loaded_tests is None:
+            self.loaded_tests = load_rule_file(self.path, self.pack).tests
+        return self.loaded_tests
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -102,10 +110,20 @@ class Finding:
     status: str = "open"  # open | suppressed | baselined
     suppression: str | None = None
     source: str = "terraform"
+    # The file as the scan's identity knows it: relative to its repository's root (else its
+    # absolute path), so the same finding is recognised whichever way the scan was invoked.
+    anchor: str | None = None
 
     @property
     def fingerprint(self) -> str:
-        """Stable across scans and line shifts: rule, file and resource address."""
+        """Stable across scans, line shifts and invocations: rule, anchored file, resource."""
+        raw = f"{self.rule_id}|{self.anchor or self.file}|{self.resource}|{self.message}"
+        return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:20]
+
+    @property
+    def legacy_fingerprint(self) -> str:
+        """The first fingerprint (file as given on the command line), still honoured in
+        baselines and stored scans written before anchoring."""
         raw = f"{self.rule_id}|{self.file}|{self.resource}|{self.message}"
         return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:20]
 
@@ -147,6 +165,16 @@ class Context:
         for resource in resources:
             self._by_type.setdefault(resource.type, []).append(resource)
         self._relations: dict[tuple[str, tuple[str | int, ...]], dict[str, list[Resource]]] = {}
+        self._by_address: dict[str, Resource] | None = None
+
+    def find(self, address: str) -> Resource | None:
+        """The resource at ``address`` (or the first instance of a counted one)."""
+        if self._by_address is None:
+            self._by_address = {}
+            for resource in self.resources:
+                self._by_address.setdefault(resource.address, resource)
+                self._by_address.setdefault(resource.base_address, resource)
+        return self._by_address.get(address)
 
     def of_types(self, types: Iterable[str]) -> list[Resource]:
         out: list[Resource] = []
@@ -309,7 +337,7 @@ def parse_rule(data: Any, path: str, pack: str, text: str = "") -> Rule:
         checks=checks,
         pack=pack,
         path=path,
-        tests=tests,
+        loaded_tests=None if data.get(ELIDED_TESTS) else tests,
         kics=[str(k) for k in data.get("kics") or []],
         frameworks=dict(data.get("frameworks") or {}),
         providers=[str(p) for p in data.get("providers") or []],
@@ -331,23 +359,47 @@ def _rego(raw: dict[str, Any], path: str) -> tuple[str, str]:
     return text, str(raw.get("query", "data.sentier.deny"))
 
 
-def load_rule_file(path: str, pack: str) -> Rule:
+def _read_rule_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as error:
+        raise PolicyError(f"cannot read: {error.strerror}", file=path) from error
+
+
+def _parse_yaml(text: str, path: str) -> Any:
     import yaml
 
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as error:
-        raise PolicyError(f"cannot read: {error.strerror}", file=path) from error
-    try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(text, Loader=loader)
+        return yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         raise PolicyError(
             f"YAML syntax error: {error.problem}", file=path, line=mark.line + 1 if mark else None
         ) from error
-    return parse_rule(data, path, pack, text)
+
+
+def load_rule_file(path: str, pack: str) -> Rule:
+    text = _read_rule_text(path)
+    return parse_rule(_parse_yaml(text, path), path, pack, text)
+
+
+def _builtin_pack(pack_dir: FsPath) -> list[Rule]:
+    """A built-in pack's rules, their YAML read through the compiled cache."""
+    from sentier.policy.rules.compiled import pack_data
+
+    files = rule_files(str(pack_dir))
+    rules = []
+    for path, data in pack_data(
+        pack_dir.parent, pack_dir.name, files, lambda p: _parse_yaml(_read_rule_text(p), p)
+    ):
+        try:
+            rules.append(parse_rule(data, path, pack_dir.name))
+        except PolicyError:
+            # Report with the file's text at hand, so the error names the line.
+            rules.append(load_rule_file(path, pack_dir.name))
+    return rules
 
 
 def rule_files(directory: str) -> list[str]:
@@ -368,10 +420,13 @@ def load_rules(
     """The built-in packs (all, or those named) and the rules found in ``extra_dirs``."""
     rules: list[Rule] = []
     for pack_dir in sorted(PACKS_DIR.iterdir()) if PACKS_DIR.is_dir() else []:
-        if not pack_dir.is_dir() or (packs is not None and pack_dir.name not in packs):
+        if (
+            not pack_dir.is_dir()
+            or pack_dir.name.startswith("__")
+            or (packs is not None and pack_dir.name not in packs)
+        ):
             continue
-        for path in rule_files(str(pack_dir)):
-            rules.append(load_rule_file(path, pack_dir.name))
+        rules.extend(_builtin_pack(pack_dir))
     for directory in extra_dirs:
         directory = str(directory)
         if os.path.isfile(directory):

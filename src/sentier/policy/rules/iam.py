@@ -96,7 +96,40 @@ def document_statements(attrs: dict[str, Any]) -> list[dict[str, Any]]:
                 "Resource": _as_list(raw.get("resources")),
                 "NotResource": _as_list(raw.get("not_resources")),
                 "Principal": principals,
-                "Condition": raw.get("condition") or {},
+                "Condition": _conditions(raw.get("condition")),
             }
         )
     return out
+
+
+def _conditions(blocks: Any) -> dict[str, Any]:
+    """``condition`` blocks of a policy document data source in the JSON shape
+    (``{"Bool": {"aws:SecureTransport": ["false"]}}``), so one rule path reads both forms."""
+    out: dict[str, Any] = {}
+    for block in _as_list(blocks):
+        if not isinstance(block, dict):
+            continue
+        test, variable = block.get("test"), block.get("variable")
+        if isinstance(test, str) and isinstance(variable, str):
+            out.setdefault(test, {})[variable] = _as_list(block.get("values"))
+    return out
+
+
+DOCUMENT_TYPE = "aws_iam_policy_document"
+# A document built from other documents is only partly visible in its own blocks.
+_MERGED = ("source_policy_documents", "override_policy_documents", "source_json", "override_json")
+
+
+def referenced_document(value: Any, find: Any) -> list[dict[str, Any]] | Unknown | None:
+    """Statements of the policy document data source an unknown value refers to
+    (``policy = data.aws_iam_policy_document.x.json``), or the value itself when it is not
+    such a reference; ``find`` maps an address to the resource holding it."""
+    if not isinstance(value, Unknown) or len(value.refs) != 1:
+        return value if isinstance(value, Unknown) else None
+    (ref,) = value.refs
+    if f"data.{DOCUMENT_TYPE}." not in ref:
+        return value
+    document = find(ref)
+    if document is None or any(document.attrs.get(k) is not None for k in _MERGED):
+        return value
+    return document_statements(document.attrs)

@@ -5,6 +5,7 @@ variable "bucket_prefix" { default = null }
 variable "acl" { default = null }
 variable "policy" { default = null }
 variable "attach_policy" { default = false }
+variable "attach_deny_insecure_transport_policy" { default = false }
 variable "force_destroy" { default = false }
 variable "tags" { default = {} }
 variable "versioning" { default = {} }
@@ -66,6 +67,23 @@ resource "aws_s3_bucket_policy" "this" {
   count  = var.create_bucket && var.attach_policy ? 1 : 0
   bucket = aws_s3_bucket.this[0].id
   policy = var.policy
+}
+
+# The module merges this statement into its one bucket policy; a separate resource here says
+# the same to rules (a Deny on aws:SecureTransport = false for every principal).
+resource "aws_s3_bucket_policy" "deny_insecure_transport" {
+  count  = var.create_bucket && var.attach_deny_insecure_transport_policy ? 1 : 0
+  bucket = aws_s3_bucket.this[0].id
+  policy = jsonencode({
+    Statement = [{
+      Sid       = "denyInsecureTransport"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:*"
+      Resource  = ["arn:aws:s3:::${coalesce(var.bucket, "bucket")}", "arn:aws:s3:::${coalesce(var.bucket, "bucket")}/*"]
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }]
+  })
 }
 
 resource "aws_s3_bucket_public_access_block" "this" {

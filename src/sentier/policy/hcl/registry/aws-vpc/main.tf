@@ -63,6 +63,15 @@ resource "aws_default_security_group" "this" {
       cidr_blocks = compact(split(",", lookup(ingress.value, "cidr_blocks", "")))
     }
   }
+  dynamic "egress" {
+    for_each = var.default_security_group_egress
+    content {
+      from_port   = lookup(egress.value, "from_port", 0)
+      to_port     = lookup(egress.value, "to_port", 0)
+      protocol    = lookup(egress.value, "protocol", "-1")
+      cidr_blocks = compact(split(",", lookup(egress.value, "cidr_blocks", "")))
+    }
+  }
   tags = var.tags
 }
 
