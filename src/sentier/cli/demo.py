@@ -54,6 +54,18 @@ def up(
         f"{report.updated} updated, {report.unchanged} unchanged, "
         f"{len(report.warnings)} warnings (deliberate mistakes)"
     )
+    from sentier.aiops.alerts import ingest_alerts, list_incidents, normalise_text
+
+    storm = directory / "aiops" / "alerts" / "storm.json"
+    with session_scope(engine) as session:
+        alerts = normalise_text(storm.read_text(encoding="utf-8"), str(storm)).alerts
+        ingest_alerts(session, alerts)
+        still_open = list_incidents(session, statuses=["open"])
+    causes = ", ".join(sorted(str(i["root_cause"]) for i in still_open))
+    console.print(
+        f"alert storm: {len(alerts)} notifications, {len(still_open)} open incidents "
+        f"(likely root causes: {causes or 'none'}); see /incidents"
+    )
     with session_scope(engine) as session:
         issued = auth.create_token(
             session, name="demo-admin", role="admin", created_by="sentier demo up"
