@@ -214,3 +214,26 @@ def test_background_consumer_of_sentier_serve_correlates_as_alerts_arrive(
 
     (incident,) = asyncio.run(scenario())
     assert incident["root_cause"] == "resource:default/payments-db"
+
+
+def test_the_starter_runs_under_a_server_but_not_under_a_test_client(
+    sqlite_engine: Engine,
+) -> None:
+    """A server drives the app from the main thread; test clients from a helper thread,
+    where the consumer must not take the messages a test stored to look at."""
+    import threading
+
+    from sentier.api.alert_consumer import start_alert_consumer
+
+    async def main_thread() -> bool:
+        consumer = start_alert_consumer()
+        if consumer is None:
+            return False
+        await consumer.stop()
+        return True
+
+    seen: list[object] = []
+    helper = threading.Thread(target=lambda: seen.append(asyncio.run(main_thread())))
+    helper.start()
+    helper.join()
+    assert asyncio.run(main_thread()) is True and seen == [False]
