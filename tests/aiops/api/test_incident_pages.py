@@ -46,7 +46,7 @@ def test_viewer_sees_the_list_the_incident_its_graph_and_entity_sections(
     assert page.status_code == 200
     assert (
         "Likely root cause" in page.text
-        and "1 of 1 other alerting entities depend on it" in page.text
+        and "explains 1 of 1 other alerting entities (they depend on it)" in page.text
     )
     svg = page.text[page.text.index("<svg") : page.text.index("</svg>")]
     assert 'class="node k-resource focus"' in svg and "orders-db" in svg and "checkout" in svg

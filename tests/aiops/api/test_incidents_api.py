@@ -63,7 +63,7 @@ def test_alerts_become_an_incident_with_its_cause_reasons_and_graph(
     body = detail.json()
     top = body["root_causes"][0]
     assert top["ref"] == "resource:default/orders-db"
-    assert "1 of 1 other alerting entities depend on it" in top["reasons"]
+    assert "explains 1 of 1 other alerting entities (they depend on it)" in top["reasons"]
     assert [a["name"] for a in body["alerts"]] == ["DatabaseDown", "HighErrorRate"]
     assert [e["kind"] for e in body["timeline"]][:2] == ["opened", "alert"]
     nodes = {n["ref"]: n for n in body["graph"]["nodes"]}

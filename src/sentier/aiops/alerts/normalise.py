@@ -125,7 +125,14 @@ def _strings(value: Any, where: str, field_name: str) -> dict[str, str]:
         return {}
     if not isinstance(value, Mapping):
         raise AIOpsError("must be an object of strings", file=where, field=field_name)
-    return {_text(k): "" if v is None else _text(v) for k, v in value.items()}
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        key = key if type(key) is str else str(key)
+        text = "" if item is None else item if type(item) is str else str(item)
+        if "\x00" in key or "\x00" in text:  # rare: only then pay for cleaning
+            key, text = _text(key), _text(text)
+        out[key] = text
+    return out
 
 
 def entity_hint(labels: Mapping[str, str], annotations: Mapping[str, str]) -> str | None:
