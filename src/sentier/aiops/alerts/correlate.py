@@ -6,11 +6,14 @@ come in time order (``sort_for_replay``).
 
 - Same fingerprint while firing: a duplicate, the alert is not counted twice.
 - Firing again within ``flap_minutes`` of resolving: flapping, the same alert reopens.
-- A new alert joins the active incident (last alert within ``window_minutes``) holding an
-  entity at most ``max_hops`` dependency hops from its own entity (closest first); an alert
-  whose entity is unknown joins one holding alerts that named the same thing. Otherwise it
-  opens an incident.
-- An incident resolves when all its alerts have resolved, and reopens if one fires again.
+- A new alert joins the active incident (last alert within ``window_minutes``) it relates
+  to by direction and timing (``Correlator._distance``): a victim of one of its entities or
+  of its likely silent cause; or, if one likely cause explains both, a late-alerting cause
+  or an entity sharing a dependency with one of its entities (closest incident first). An
+  alert whose entity is unknown joins one holding alerts that named the same thing.
+  Otherwise it opens an incident.
+- An incident resolves when all its alerts have resolved, and reopens if one fires again
+  (within ``flap_minutes`` it also takes the alerts of its victims).
 """
 
 from __future__ import annotations

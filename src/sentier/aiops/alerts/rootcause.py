@@ -4,12 +4,13 @@ A failing entity makes the entities that need it fail after it: each one ``d`` h
 alerts with probability ``propagation ** d`` (up to ``reach`` hops), and the failing entity
 itself may raise no alert at all (a database nobody monitors: ``silent`` by kind). So each
 suspect is scored by how well it explains what is seen — which of its dependants alert and
-which stay quiet, whether it alerts itself, whether it alerted before its dependants — and
-an alert it cannot explain costs ``stray``. The suspects are the alerting entities and what
-they use directly; their scores are posterior probabilities (they sum to one over the
-suspects). Why a model rather than weights: a hub (a shared Kafka, the auth service) whose
-forty dependants stay quiet is a poor suspect for three alerts, and a lone alerting service
-whose own dependants stay quiet points to something it uses — a weighted sum says neither.
+which stay quiet, whether it alerts itself, whether it alerted before its dependants, a
+little how loud its own alert is — and an alert it cannot explain costs ``stray``. The
+suspects are the alerting entities and what they use directly; their scores are posterior
+probabilities (they sum to one over the suspects). Why a model rather than weights: a hub
+(a shared Kafka, the auth service) whose forty dependants stay quiet is a poor suspect for
+three alerts, and a lone alerting service whose own dependants stay quiet points to
+something it uses — a weighted sum says neither.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class RootCauseSettings:
     stray: float = 0.02
     late: float = 0.5
     lag_seconds: float = 60.0
-    strength: float = 0.0
+    strength: float = 0.5
 
     def silent_share(self, ref: str) -> float:
         kind = ref.split(":", 1)[0]
@@ -56,7 +57,7 @@ def default_root_cause() -> RootCauseSettings:
         stray=float(data.get("stray", 0.02)),
         late=float(data.get("late", 0.5)),
         lag_seconds=float(data.get("lag_seconds", 60.0)),
-        strength=float(data.get("strength", 0.0)),
+        strength=float(data.get("strength", 0.5)),
     )
 
 
@@ -156,8 +157,8 @@ def rank(
     settings: RootCauseSettings | None = None,
 ) -> list[Suspect]:
     """Suspects, best first, scored by posterior probability. ``first_alert``: entity -> when
-    it first alerted. ``strength`` is accepted for callers of the former ranking; the model
-    does not weigh severities, which senders set by their own conventions."""
+    it first alerted; ``strength``: entity -> its loudest alert in [0, 1] (severity, or an
+    anomaly score), weighed mildly, as senders set severities by their own conventions."""
     settings = settings or default_root_cause()
     alerting = set(first_alert)
     if not alerting:
