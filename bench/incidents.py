@@ -38,6 +38,9 @@ from sentier.aiops.alerts import (
 )
 from sentier.aiops.alerts.scenarios import _iso
 
+# (The previous correlator, measured on seeds 1-5 on 2026-11-28: pairwise F1 0.891, noise
+# reduction 0.901, top-1 0.792, top-3 0.979; on seeds 26-55: F1 0.870, top-1 0.740.)
+
 
 def demo_catalog(workdir: Path) -> tuple[DependencyGraph, str]:
     from sentier.catalog import ingest_source
@@ -132,6 +135,9 @@ def stored_throughput(url: str, graph: DependencyGraph, scenario: Scenario) -> f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--more", type=int, default=50, help="seeds 6..5+MORE, summarised (see the docstring)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         graph, url = demo_catalog(Path(tmp))
@@ -170,8 +176,25 @@ def main() -> None:
             )
             print(rows[-1], flush=True)
         mean = {key: totals[key] / args.seeds for key in keys}
+        # The correlation rules were designed while looking at seeds 1-25; seeds 26 and up
+        # were held out: first scored once the rules were settled.
+        ranges = [("6-25 (looked at while designing)", range(6, 26))]
+        if args.more > 20:
+            ranges.append((f"26-{5 + args.more} (held out)", range(26, 6 + args.more)))
+        more_rows = []
+        for label, seeds in ranges:
+            sums: Counter[str] = Counter()
+            for seed in seeds:
+                scenario = generate(graph, seed=seed)
+                correlator, outcomes, _ = correlate(graph, scenario)
+                found = score(correlator, outcomes, scenario)
+                for key in keys:
+                    sums[key] += found[key]
+            more_rows.append([label, *(f"{sums[k] / len(seeds):.3f}" for k in keys)])
+            print(more_rows[-1], flush=True)
         big = generate(graph, seed=99, faults=600, noise=2000, hours=24 * 7)
-        _, _, speed = correlate(graph, big)
+        # Best of three: the machine is shared, and other work only ever slows a run down.
+        speed = max(correlate(graph, big)[2] for _ in range(3))
         stored = stored_throughput(url, graph, generate(graph, seed=100))
     body = "\n\n".join(
         [
@@ -211,14 +234,20 @@ def main() -> None:
                     "top-1",
                     "top-3",
                 ],
-                [["", *(f"{mean[k]:.3f}" for k in keys)]],
+                [[f"1-{args.seeds} (above)", *(f"{mean[k]:.3f}" for k in keys)], *more_rows],
             ),
+            "The correlation and root-cause rules were revised while looking at seeds 1-25; "
+            "seeds 26 and up were first scored once the rules were settled (only the weight of "
+            "severity changed after, from a unit test, not from these figures). "
+            "'best possible' is "
+            "below 90% here: the 40 noise alerts a day are each an incident of their own, so a "
+            "90% noise reduction is reachable only by merging unrelated alerts.",
             table(
                 ["throughput", "alerts/s"],
                 [
                     [
                         f"normalise + correlate in memory ({big.notifications:,} notifications, "
-                        "one week)",
+                        "one week, best of 3)",
                         f"{speed:,.0f}",
                     ],
                     ["whole stored path on SQLite (one day, one transaction)", f"{stored:,.0f}"],

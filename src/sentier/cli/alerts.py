@@ -78,6 +78,60 @@ def ingest(
     )
 
 
+@app.command()
+def consume(
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep taking new messages as they arrive (Ctrl-C).")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=0.1, max=3600, help="Seconds between polls with --follow.")
+    ] = 2.0,
+    batch: Annotated[int, typer.Option(min=1, max=1000, help="Messages per transaction.")] = 500,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Correlate the alerts the inbound hooks stored (Alertmanager, CloudEvents) into incidents.
+
+    Each batch is one transaction: incidents are updated and the messages marked consumed
+    together, so running it again (or beside ``sentier serve``, which does the same in the
+    background) never counts a notification twice.
+    """
+    import time
+
+    from sentier.aiops.alerts import ConsumeResult, consume_all
+
+    engine = open_store()
+
+    def report(result: ConsumeResult) -> None:
+        if json_output:
+            print_json(result.as_dict())
+            return
+        for problem in result.problems[:50]:
+            err_console.print(f"[yellow]malformed[/] {problem}", highlight=False)
+        data = result.as_dict()
+        console.print(
+            f"{data['messages']} messages ({data['ignored']} not alerts): "
+            f"{data['new_alerts']} new alerts, {data['duplicates']} duplicates, "
+            f"{data['flaps']} flaps, {data['resolutions']} resolutions, "
+            f"{data['malformed']} malformed; incidents: {len(data['incidents_opened'])} opened, "
+            f"{len(data['incidents_updated'])} updated, {len(data['incidents_resolved'])} resolved"
+        )
+
+    result = consume_all(engine, batch=batch)
+    if not follow:
+        report(result)
+        return
+    if result.messages:
+        report(result)
+    try:
+        while True:
+            time.sleep(interval)
+            result = consume_all(engine, batch=batch)
+            if result.messages:
+                report(result)
+    except KeyboardInterrupt:
+        return
+
+
 @incidents_app.command("list")
 def list_(
     status: Annotated[

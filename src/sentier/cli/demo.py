@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sentier.cli._common import console
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     help="The demo organisation: generate it, or build and serve it.", no_args_is_help=True
@@ -55,6 +58,7 @@ def up(
         f"{len(report.warnings)} warnings (deliberate mistakes)"
     )
     _scan_terraform(engine, directory / "terraform")
+    _ingest_alert_storm(engine, directory / "aiops" / "alerts" / "storm.json")
     with session_scope(engine) as session:
         issued = auth.create_token(
             session, name="demo-admin", role="admin", created_by="sentier demo up"
@@ -76,6 +80,22 @@ def up(
         from sentier.cli.serve import serve as run_server
 
         run_server(host="127.0.0.1", port=port, workers=1, log_level="warning")
+
+
+def _ingest_alert_storm(engine: Engine, storm: Path) -> None:
+    """The demo's alert storm: two independent faults, correlated into incidents."""
+    from sentier.aiops.alerts import ingest_alerts, list_incidents, normalise_text
+    from sentier.store import session_scope
+
+    with session_scope(engine) as session:
+        alerts = normalise_text(storm.read_text(encoding="utf-8"), str(storm)).alerts
+        ingest_alerts(session, alerts)
+        still_open = list_incidents(session, statuses=["open"])
+    causes = ", ".join(sorted(str(i["root_cause"]) for i in still_open))
+    console.print(
+        f"alert storm: {len(alerts)} notifications, {len(still_open)} open incidents "
+        f"(likely root causes: {causes or 'none'}); see /incidents"
+    )
 
 
 def _scan_terraform(engine, terraform: Path) -> None:  # type: ignore[no-untyped-def]

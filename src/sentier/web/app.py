@@ -43,6 +43,7 @@ LOGIN_CSRF_COOKIE = "sentier_login_csrf"
 NAV: list[tuple[str, str, str]] = [
     ("/", "Home", "viewer"),
     ("/catalog", "Catalog", "viewer"),
+    ("/incidents", "Incidents", "viewer"),
     ("/sources", "Sources", "viewer"),
     ("/policy", "Security", "viewer"),
     ("/audit", "Audit log", "admin"),

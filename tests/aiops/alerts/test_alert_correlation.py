@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from sentier.aiops.alerts import FIRING, RESOLVED, Alert, Correlator, DependencyGraph
+from sentier.aiops.alerts.model import SEVERITY_WEIGHT
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 # web -> checkout -> payments-db ; web -> search ; reports (unrelated) -> warehouse-db
@@ -38,6 +41,7 @@ def alert(
         starts_at=T0 + timedelta(minutes=minutes),
         ends_at=T0 + timedelta(minutes=minutes) if status == RESOLVED else None,
         entity_hint=service,
+        strength=SEVERITY_WEIGHT[severity],
     )
 
 
@@ -54,7 +58,7 @@ def test_a_cascade_is_one_incident_with_its_root_cause_first() -> None:
     assert len(cascade.alerts) == 3
     assert cascade.root_cause == "component:default/payments"
     reasons = " ".join(cascade.root_causes[0]["reasons"])
-    assert "2 of 2 other alerting entities depend on it" in reasons
+    assert "explains 2 of 2 other alerting entities (they depend on it)" in reasons
     assert "first to alert" in reasons
     assert [a.alert.entity for a in other.alerts] == ["component:default/reports"]
 
@@ -116,4 +120,85 @@ def test_a_lone_silent_dependency_is_a_lower_suspect() -> None:
     (incident,) = correlator.finish()
     ranked = [c["ref"] for c in incident.root_causes]
     assert ranked == ["component:default/a", "resource:default/bucket"]
-    assert "1 alerting entity uses it directly" in " ".join(incident.root_causes[1]["reasons"])
+    assert "not alerting itself" in " ".join(incident.root_causes[1]["reasons"])
+    assert sum(c["score"] for c in incident.root_causes) == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_lone_alert_whose_users_stay_quiet_points_at_what_it_uses() -> None:
+    # search is used by three services; if search itself had failed they would alert too.
+    graph = DependencyGraph.from_edges(
+        [
+            ("component:default/search", "resource:default/index"),
+            *((f"component:default/user-{n}", "component:default/search") for n in range(3)),
+        ]
+    )
+    correlator = Correlator(graph)
+    correlator.process(alert("search", 0))
+    (incident,) = correlator.finish()
+    assert incident.root_cause == "resource:default/index"
+    assert "0 of 3 entities using it directly alert" in " ".join(
+        next(c for c in incident.root_causes if c["ref"].endswith("/search"))["reasons"]
+    )
+
+
+# A hub: kafka is used by everyone; two independent faults below it strike together.
+HUB = DependencyGraph.from_edges(
+    [
+        *((f"component:default/svc-{n}", "resource:default/kafka") for n in range(12)),
+        ("component:default/svc-0", "resource:default/db-0"),
+        ("component:default/svc-1", "component:default/svc-0"),
+        ("component:default/svc-5", "resource:default/db-5"),
+        ("component:default/svc-6", "component:default/svc-5"),
+    ]
+)
+
+
+def test_a_shared_hub_does_not_merge_independent_faults() -> None:
+    correlator = Correlator(HUB)
+    for a in (
+        alert("db-0", 0, "DatabaseDown", severity="critical"),
+        alert("db-5", 0.5, "DatabaseDown", severity="critical"),
+        alert("svc-0", 1),
+        alert("svc-5", 1.2),
+        alert("svc-1", 2),
+        alert("svc-6", 2.2),
+    ):
+        correlator.process(a)
+    incidents = correlator.finish()
+    assert sorted(i.root_cause or "" for i in incidents) == [
+        "resource:default/db-0",
+        "resource:default/db-5",
+    ]
+    assert all(len(i.alerts) == 3 for i in incidents)
+
+
+def test_the_hub_itself_failing_is_one_incident_with_the_hub_as_cause() -> None:
+    correlator = Correlator(HUB)
+    correlator.process(alert("kafka", 0, "BrokerDown", severity="critical"))
+    for n in range(9):
+        correlator.process(alert(f"svc-{n}", 1 + n * 0.3))
+    (incident,) = correlator.finish()
+    assert incident.root_cause == "resource:default/kafka" and len(incident.alerts) == 10
+
+
+def test_a_dependency_alerting_long_after_is_a_new_problem_soon_after_the_cause() -> None:
+    correlator = Correlator(GRAPH)
+    correlator.process(alert("checkout", 0))
+    correlator.process(alert("payments", 2, "DatabaseDown", severity="critical"))
+    (incident,) = correlator.finish()  # payments alerting late, but still the likely cause
+    assert incident.root_cause == "component:default/payments"
+    later = Correlator(GRAPH)
+    later.process(alert("checkout", 0))
+    later.process(alert("payments", 12, "DatabaseDown", severity="critical"))
+    assert len(later.finish()) == 2
+
+
+def test_a_flapping_cause_keeps_its_victims_in_its_incident() -> None:
+    correlator = Correlator(GRAPH)
+    correlator.process(alert("payments", 0, "DatabaseDown", severity="critical"))
+    resolved = alert("payments", 0, "DatabaseDown", status=RESOLVED, severity="critical")
+    resolved.ends_at = T0 + timedelta(minutes=1)
+    correlator.process(resolved)  # the incident resolves for a moment...
+    correlator.process(alert("checkout", 2))  # ...and its victim arrives
+    (incident,) = correlator.finish()
+    assert incident.status == "open" and len(incident.alerts) == 2

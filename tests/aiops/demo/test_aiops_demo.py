@@ -43,3 +43,18 @@ def test_demo_logs_parse_into_few_templates(tmp_path: Path) -> None:
     miner.refresh()
     assert 8 <= len(miner) <= 16
     assert any("failed: timeout" in t.text for t in miner.templates())
+
+
+def test_demo_up_shows_the_two_incidents_and_stays_so_when_run_again() -> None:
+    from typer.testing import CliRunner
+
+    from sentier.cli import app
+    from sentier.store import get_engine
+
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["demo", "up", "--no-serve"])
+        assert result.exit_code == 0, result.output
+        assert "2 open incidents" in result.output
+    with session_scope(get_engine()) as session:
+        still_open = list_incidents(session, statuses=["open"])
+    assert sorted(i["root_cause"] for i in still_open) == sorted(FAULTS)

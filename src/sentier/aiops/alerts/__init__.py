@@ -1,5 +1,12 @@
 """Alerts: normalisation from any source, correlation into incidents, root cause, lifecycle."""
 
+from sentier.aiops.alerts.consume import (
+    ALERT_KINDS,
+    ConsumeResult,
+    consume_all,
+    consume_batch,
+    is_alert_event,
+)
 from sentier.aiops.alerts.correlate import (
     AlertRecord,
     CorrelationSettings,
@@ -11,11 +18,14 @@ from sentier.aiops.alerts.graph import DependencyGraph, graph_from_catalog
 from sentier.aiops.alerts.incidents import (
     IngestResult,
     acknowledge,
+    alert_summary,
     counts_by_status,
     find_incident,
     incident_detail,
     ingest_alerts,
+    list_alerts,
     list_incidents,
+    serialise_ingestion,
 )
 from sentier.aiops.alerts.model import FIRING, RESOLVED, Alert
 from sentier.aiops.alerts.normalise import (
@@ -32,10 +42,12 @@ from sentier.aiops.alerts.rootcause import Suspect, rank
 from sentier.aiops.alerts.scenarios import Fault, Scenario, generate
 
 __all__ = [
+    "ALERT_KINDS",
     "FIRING",
     "RESOLVED",
     "Alert",
     "AlertRecord",
+    "ConsumeResult",
     "CorrelationSettings",
     "Correlator",
     "DependencyGraph",
@@ -47,6 +59,9 @@ __all__ = [
     "Scenario",
     "Suspect",
     "acknowledge",
+    "alert_summary",
+    "consume_all",
+    "consume_batch",
     "counts_by_status",
     "default_correlation",
     "find_incident",
@@ -57,9 +72,12 @@ __all__ = [
     "graph_from_catalog",
     "incident_detail",
     "ingest_alerts",
+    "is_alert_event",
+    "list_alerts",
     "list_incidents",
     "normalise",
     "normalise_text",
     "rank",
+    "serialise_ingestion",
     "sort_for_replay",
 ]

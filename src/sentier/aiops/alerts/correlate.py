@@ -6,11 +6,14 @@ come in time order (``sort_for_replay``).
 
 - Same fingerprint while firing: a duplicate, the alert is not counted twice.
 - Firing again within ``flap_minutes`` of resolving: flapping, the same alert reopens.
-- A new alert joins the active incident (last alert within ``window_minutes``) holding an
-  entity at most ``max_hops`` dependency hops from its own entity (closest first); an alert
-  whose entity is unknown joins one holding alerts that named the same thing. Otherwise it
-  opens an incident.
-- An incident resolves when all its alerts have resolved, and reopens if one fires again.
+- A new alert joins the active incident (last alert within ``window_minutes``) it relates
+  to by direction and timing (``Correlator._distance``): a victim of one of its entities or
+  of its likely silent cause; or, if one likely cause explains both, a late-alerting cause
+  or an entity sharing a dependency with one of its entities (closest incident first). An
+  alert whose entity is unknown joins one holding alerts that named the same thing.
+  Otherwise it opens an incident.
+- An incident resolves when all its alerts have resolved, and reopens if one fires again
+  (within ``flap_minutes`` it also takes the alerts of its victims).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import yaml
 
 from sentier.aiops.alerts.graph import DependencyGraph
 from sentier.aiops.alerts.model import FIRING, RESOLVED, SEVERITIES, Alert
-from sentier.aiops.alerts.rootcause import rank
+from sentier.aiops.alerts.rootcause import default_root_cause, rank
 
 OPEN, ACKNOWLEDGED = "open", "acknowledged"
 ACTIVE = (OPEN, ACKNOWLEDGED)
@@ -37,6 +40,9 @@ class CorrelationSettings:
     window_minutes: float = 15.0
     max_hops: int = 3
     flap_minutes: float = 10.0
+    cause_minutes: float = 5.0
+    sibling_minutes: float = 5.0
+    victim_minutes: float = 10.0
 
     @property
     def window(self) -> timedelta:
@@ -46,13 +52,30 @@ class CorrelationSettings:
     def flap(self) -> timedelta:
         return timedelta(minutes=self.flap_minutes)
 
+    @property
+    def cause(self) -> timedelta:
+        return timedelta(minutes=self.cause_minutes)
+
+    @property
+    def sibling(self) -> timedelta:
+        return timedelta(minutes=self.sibling_minutes)
+
+    @property
+    def victim(self) -> timedelta:
+        return timedelta(minutes=self.victim_minutes)
+
 
 @lru_cache(maxsize=1)
 def default_correlation() -> CorrelationSettings:
     text = resources.files("sentier.aiops.alerts").joinpath("correlation.yaml").read_text()
     data = yaml.safe_load(text)
     return CorrelationSettings(
-        float(data["window_minutes"]), int(data["max_hops"]), float(data["flap_minutes"])
+        float(data["window_minutes"]),
+        int(data["max_hops"]),
+        float(data["flap_minutes"]),
+        float(data.get("cause_minutes", 5.0)),
+        float(data.get("sibling_minutes", 5.0)),
+        float(data.get("victim_minutes", 10.0)),
     )
 
 
@@ -94,6 +117,36 @@ class IncidentRecord:
     timeline: list[TimelineEntry] = field(default_factory=list)  # new entries only
     changes: set[str] = field(default_factory=set)
     id: int | None = None
+    _suspect: str | None = None
+    _suspect_of: int = -1  # the number of alerts the cached suspect was ranked for
+    _first: dict[str, datetime] = field(default_factory=dict)
+    _last: dict[str, datetime] = field(default_factory=dict)
+    _maps_of: int = -1
+
+    def first_alerts(self) -> dict[str, datetime]:
+        """When each entity of the incident first alerted."""
+        return self._maps()[0]
+
+    def last_alerts(self) -> dict[str, datetime]:
+        """When each entity of the incident last raised a new alert."""
+        return self._maps()[1]
+
+    def _maps(self) -> tuple[dict[str, datetime], dict[str, datetime]]:
+        # Alerts are only ever added to an incident, and an occurrence's start never moves,
+        # so the maps change only when the number of alerts does.
+        if self._maps_of != len(self.alerts):
+            first: dict[str, datetime] = {}
+            last: dict[str, datetime] = {}
+            for record in self.alerts:
+                entity = record.alert.entity
+                if entity is None:
+                    continue
+                if entity not in first or record.first_at < first[entity]:
+                    first[entity] = record.first_at
+                if entity not in last or record.first_at > last[entity]:
+                    last[entity] = record.first_at
+            self._first, self._last, self._maps_of = first, last, len(self.alerts)
+        return self._first, self._last
 
     @property
     def entities(self) -> list[str]:
@@ -216,13 +269,19 @@ class Correlator:
 
     def _incident_for(self, alert: Alert, at: datetime) -> IncidentRecord | None:
         horizon = at - self.settings.window
-        self.active = [i for i in self.active if i.status in ACTIVE]
+        # An incident that resolved moments ago (its cause flapping) still takes new alerts.
+        settled = at - self.settings.flap
+        self.active = [
+            i
+            for i in self.active
+            if i.status in ACTIVE or (i.resolved_at is not None and i.resolved_at >= settled)
+        ]
         best: IncidentRecord | None = None
         best_key: tuple[int, float] | None = None
         for incident in self.active:
             if incident.last_activity < horizon:
                 continue
-            distance = self._distance(incident, alert)
+            distance = self._distance(incident, alert, at)
             if distance is None:
                 continue
             key = (distance, -incident.last_activity.timestamp())
@@ -230,18 +289,69 @@ class Correlator:
                 best, best_key = incident, key
         return best
 
-    def _distance(self, incident: IncidentRecord, alert: Alert) -> int | None:
+    def _distance(self, incident: IncidentRecord, alert: Alert, at: datetime) -> int | None:
+        """How closely ``alert`` relates to ``incident``, in hops, or None when it does not.
+
+        Direction and timing decide, as a failure spreads from what is used to what uses it.
+        An entity needing one of the incident's (or its likely silent cause) soon after that
+        one alerted is a victim and joins. Otherwise the link must survive the root-cause
+        model: an entity the incident's entities need (its cause, alerting late: believable
+        only soon after the incident opened) or one sharing a dependency with them (close in
+        time) joins only if the likely cause of the whole, with it, explains both it and the
+        incident's first alert. A shared Kafka or auth service links half the organisation;
+        it is a likely cause only when many of its users alert.
+        """
         if alert.entity is None:
             hint = alert.entity_hint or alert.name
             return 0 if hint in incident.hints else None
-        found: int | None = None
-        for entity in {a.alert.entity for a in incident.alerts if a.alert.entity}:
-            distance = self.graph.distance(alert.entity, entity, self.settings.max_hops)
-            if distance is not None and (found is None or distance < found):
-                found = distance
-                if found == 0:
-                    break
-        return found
+        x = alert.entity
+        graph, hops, settings = self.graph, self.settings.max_hops, self.settings
+        first = incident.first_alerts()
+        last = incident.last_alerts()
+        if x in last and at - last[x] <= settings.victim:
+            return 0  # another alert of an entity already in it
+        members = [(y, since) for y, since in last.items() if y != x]
+        suspect = self._silent_suspect(incident, first)
+        if suspect is not None:
+            members.append((suspect, incident.opened_at))
+        victim: int | None = None
+        for y, since in members:
+            if at - since <= settings.victim:
+                distance = graph.needs(x, y, hops)
+                if distance is not None and (victim is None or distance < victim):
+                    victim = distance
+        if victim is not None:
+            return victim
+        linked: int | None = None
+        early = at - incident.opened_at <= settings.cause
+        for y, since in members:
+            distance = graph.needs(y, x, hops) if early else None
+            close = abs(at - since) <= settings.sibling
+            if distance is None and close and graph.direct_needs(x) & graph.direct_needs(y):
+                distance = 2
+            if distance is not None and (linked is None or distance < linked):
+                linked = distance
+        if linked is None or not self._explained_together(first, x, at):
+            return None
+        return linked
+
+    def _explained_together(self, first: dict[str, datetime], x: str, at: datetime) -> bool:
+        """Whether one likely cause explains ``x`` alerting with the incident's entities."""
+        ranked = rank(self.graph, {**first, x: at}, limit=1)
+        if not ranked:
+            return False
+        cause = ranked[0].ref
+        reach = self.graph.dependants_within(cause, default_root_cause().reach)
+        opener = min(first, key=lambda e: first[e])
+        return all(e == cause or e in reach for e in (x, opener))
+
+    def _silent_suspect(self, incident: IncidentRecord, first: dict[str, datetime]) -> str | None:
+        """The incident's likely cause when it is an entity raising no alert (cached)."""
+        if incident._suspect_of != len(incident.alerts):
+            ranked = rank(self.graph, first, limit=1)
+            incident._suspect = ranked[0].ref if ranked else None
+            incident._suspect_of = len(incident.alerts)
+        return incident._suspect if incident._suspect not in first else None
 
     def _flap(self, record: AlertRecord, alert: Alert, at: datetime) -> AlertRecord:
         record.flaps += 1

@@ -34,6 +34,9 @@ class DependencyGraph:
     keys: dict[str, str] = field(default_factory=dict)  # lower-cased label value -> entity ref
     _distance_cache: dict[tuple[str, str, int], int | None] = field(default_factory=dict)
     _upstream_cache: dict[str, frozenset[str]] = field(default_factory=dict)
+    _reach_cache: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
+    _needs_cache: dict[str, frozenset[str]] = field(default_factory=dict)
+    _directed_cache: dict[tuple[str, str, int], int | None] = field(default_factory=dict)
 
     @classmethod
     def from_edges(
@@ -95,14 +98,72 @@ class DependencyGraph:
         self._distance_cache[key] = found
         return found
 
-    def _direct_needs(self, ref: str) -> set[str]:
+    def needs(self, a: str, b: str, limit: int = 3) -> int | None:
+        """Entity hops from ``a`` down its dependencies to ``b`` (``a`` needs ``b``), or None."""
+        if a == b:
+            return 0
+        key = (a, b, limit)
+        if key in self._directed_cache:
+            return self._directed_cache[key]
+        found = self._directed(a, b, limit)
+        if len(self._directed_cache) > 200_000:
+            self._directed_cache.clear()
+        self._directed_cache[key] = found
+        return found
+
+    def direct_needs(self, ref: str) -> frozenset[str]:
+        """What ``ref`` uses directly, an API standing for its provider."""
+        return self._direct_needs(ref)
+
+    def dependants_within(self, ref: str, reach: int) -> dict[str, int]:
+        """Entities needing ``ref`` within ``reach`` entity hops, with their distance (an API in
+        between is crossed for free and is not itself listed: it never alerts)."""
+        key = (ref, reach)
+        cached = self._reach_cache.get(key)
+        if cached is not None:
+            return cached
+        found: dict[str, int] = {}
+        frontier = [ref]
+        seen = {ref}
+        for hops in range(1, reach + 1):
+            following = []
+            for node in frontier:
+                for parent in self._direct_users(node):
+                    if parent not in seen:
+                        seen.add(parent)
+                        found[parent] = hops
+                        following.append(parent)
+            if not following:
+                break
+            frontier = following
+        if len(self._reach_cache) > 50_000:
+            self._reach_cache.clear()
+        self._reach_cache[key] = found
+        return found
+
+    def _direct_users(self, ref: str) -> set[str]:
+        users: set[str] = set()
+        for parent in self.dependants.get(ref, ()):
+            if parent.startswith("api:"):
+                users.update(self.dependants.get(parent, ()))
+            else:
+                users.add(parent)
+        users.discard(ref)
+        return users
+
+    def _direct_needs(self, ref: str) -> frozenset[str]:
+        cached = self._needs_cache.get(ref)
+        if cached is not None:
+            return cached
         needs: set[str] = set()
         for target in self.depends_on.get(ref, ()):
             if target.startswith("api:"):
                 needs.update(self.depends_on.get(target, ()))
             else:
                 needs.add(target)
-        return needs
+        frozen = frozenset(needs)
+        self._needs_cache[ref] = frozen
+        return frozen
 
     def _directed(self, source: str, target: str, limit: int) -> int | None:
         """Entity hops from ``source`` down its dependencies to ``target`` (APIs are free)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from sentier import events
@@ -154,6 +154,26 @@ def _load(session: Session, correlator: Correlator, fingerprints: set[str]) -> N
     correlator.load(records, list(incidents.values()))
 
 
+# Any constant the other domains do not use: the key of the advisory lock of alert ingestion.
+_INGEST_LOCK = 0x5E471E_A1E7
+
+
+def serialise_ingestion(session: Session) -> None:
+    """Make concurrent ingestions (several workers, the CLI, the API) take turns.
+
+    Each one reads the active incidents, correlates in memory and writes back; two at once
+    would both open an incident for the same storm. On PostgreSQL a transaction-scoped
+    advisory lock makes the second wait for the first to commit. On SQLite, a write statement
+    takes the database's write lock at once (waiting for the other writer), so that the state
+    read after it is current; call this before reading anything in the transaction.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INGEST_LOCK})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE aiops_incidents SET id = id WHERE 1 = 0"))
+
+
 def ingest_alerts(
     session: Session,
     alerts: Iterable[Alert],
@@ -167,6 +187,7 @@ def ingest_alerts(
     """
     batch = sort_for_replay(alerts)
     result = IngestResult(received=len(batch))
+    serialise_ingestion(session)
     graph = graph or graph_from_catalog(session)
     correlator = Correlator(graph, settings)
     _load(session, correlator, {a.fingerprint for a in batch})
@@ -305,21 +326,78 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def list_incidents(
-    session: Session, *, statuses: Sequence[str] = (), limit: int = 100
+    session: Session,
+    *,
+    statuses: Sequence[str] = (),
+    limit: int = 100,
+    entity: str | None = None,
+    owners: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
+    """Incidents, newest first; ``entity``: only those it alerted in or is the root cause of;
+    ``owners``: only those whose likely root cause one of these groups owns."""
     query = select(Incident)
     if statuses:
         query = query.where(Incident.status.in_(list(statuses)))
+    if entity:
+        ref = entity.lower()
+        alerted = select(AlertRow.incident_id).where(AlertRow.entity_ref == ref)
+        query = query.where(or_(Incident.root_cause_ref == ref, Incident.id.in_(alerted)))
+    if owners:
+        query = query.where(Incident.owner_ref.in_([o.lower() for o in owners]))
     rows = session.scalars(
-        query.order_by(Incident.opened_at.desc(), Incident.id.desc()).limit(limit)
+        query.order_by(Incident.opened_at.desc(), Incident.id.desc()).limit(max(1, limit))
     )
     return [summary(row) for row in rows]
+
+
+def alert_summary(row: AlertRow, incident_key: str | None = None) -> dict[str, Any]:
+    """One stored alert occurrence as plain data."""
+    return {
+        "id": row.id,
+        "fingerprint": row.fingerprint,
+        "name": row.name,
+        "status": row.status,
+        "severity": row.severity,
+        "entity": row.entity_ref,
+        "unresolved_entity": row.unresolved_entity,
+        "starts_at": _iso(row.starts_at),
+        "ends_at": _iso(row.ends_at),
+        "last_received_at": _iso(row.last_received_at),
+        "duplicates": row.duplicates,
+        "flaps": row.flaps,
+        "summary": row.summary,
+        "source": row.source,
+        "labels": dict(row.labels or {}),
+        "incident": incident_key,
+    }
+
+
+def list_alerts(
+    session: Session,
+    *,
+    statuses: Sequence[str] = (),
+    entity: str | None = None,
+    limit: int = 100,
+    before: int | None = None,
+) -> list[dict[str, Any]]:
+    """Stored alert occurrences, newest first, with the key of the incident each is part of."""
+    query = select(AlertRow, Incident.key).join(
+        Incident, AlertRow.incident_id == Incident.id, isouter=True
+    )
+    if statuses:
+        query = query.where(AlertRow.status.in_(list(statuses)))
+    if entity:
+        query = query.where(AlertRow.entity_ref == entity.lower())
+    if before is not None:
+        query = query.where(AlertRow.id < before)
+    rows = session.execute(query.order_by(AlertRow.id.desc()).limit(max(1, limit)))
+    return [alert_summary(row, key) for row, key in rows]
 
 
 def find_incident(session: Session, key: str) -> Incident:
     """By key, unique key prefix, or number; AIOpsError when there is none or several."""
     key = key.strip()
-    if key.isdigit():
+    if key.isdigit() and len(key) <= 9:  # an incident number (a database integer)
         row = session.get(Incident, int(key))
         if row is not None:
             return row
@@ -352,23 +430,7 @@ def incident_detail(
     return {
         **summary(row),
         "root_causes": list(row.root_causes or []),
-        "alerts": [
-            {
-                "id": a.id,
-                "name": a.name,
-                "status": a.status,
-                "severity": a.severity,
-                "entity": a.entity_ref,
-                "unresolved_entity": a.unresolved_entity,
-                "starts_at": _iso(a.starts_at),
-                "ends_at": _iso(a.ends_at),
-                "duplicates": a.duplicates,
-                "flaps": a.flaps,
-                "summary": a.summary,
-                "source": a.source,
-            }
-            for a in alerts
-        ],
+        "alerts": [alert_summary(a, row.key) for a in alerts],
         "timeline": [
             {"at": _iso(e.at), "kind": e.kind, "message": e.message, "data": e.data}
             for e in timeline
@@ -415,9 +477,12 @@ def counts_by_status(session: Session) -> dict[str, int]:
 __all__ = [
     "IngestResult",
     "acknowledge",
+    "alert_summary",
     "counts_by_status",
     "find_incident",
     "incident_detail",
     "ingest_alerts",
+    "list_alerts",
     "list_incidents",
+    "serialise_ingestion",
 ]

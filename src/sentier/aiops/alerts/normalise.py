@@ -40,12 +40,20 @@ ENTITY_KEYS = (
     "job",
 )
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's "no end yet"
+# Times outside these years are a sender's bug (or a fuzzer's), not an alert: refused, so that
+# windows and timelines never overflow.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
+# Column widths of the store; longer values are shortened here, never refused by the database.
+NAME_MAX, ENTITY_MAX, SOURCE_MAX, FINGERPRINT_MAX = 255, 512, 64, 128
 
 
 @dataclass
 class Normalised:
     alerts: list[Alert] = field(default_factory=list)
     problems: list[AIOpsError] = field(default_factory=list)
+
+    def add(self, alert: Alert) -> None:
+        self.alerts.append(_clean_alert(alert))
 
     def extend(self, other: Normalised) -> None:
         self.alerts.extend(other.alerts)
@@ -55,9 +63,15 @@ class Normalised:
 def parse_time(value: Any, where: str, field_name: str) -> datetime | None:
     if value in (None, ""):
         return None
+    if isinstance(value, bool):
+        raise AIOpsError(f"not a time: {value!r}", file=where, field=field_name)
     if isinstance(value, int | float):
         number = float(value)
-        return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
+        try:
+            moment = datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
+        except (OverflowError, OSError, ValueError) as error:
+            raise AIOpsError(f"not a time: {value!r}", file=where, field=field_name) from error
+        return _in_range(moment, value, where, field_name)
     if not isinstance(value, str):
         raise AIOpsError(f"not a time: {value!r}", file=where, field=field_name)
     if value.startswith("0001-01-01"):
@@ -73,7 +87,37 @@ def parse_time(value: Any, where: str, field_name: str) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError as error:
         raise AIOpsError(f"not a time: {value!r}", file=where, field=field_name) from error
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _in_range(
+        parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC), value, where, field_name
+    )
+
+
+def _in_range(moment: datetime, value: Any, where: str, field_name: str) -> datetime:
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise AIOpsError(
+            f"time out of range ({EARLIEST_YEAR}..{LATEST_YEAR}): {value!r}",
+            file=where,
+            field=field_name,
+        )
+    return moment
+
+
+def _text(value: Any, limit: int | None = None) -> str:
+    """A string the store accepts everywhere: no NUL (PostgreSQL refuses it), bounded."""
+    text = str(value).replace("\x00", "")
+    return text[:limit] if limit is not None else text
+
+
+def _clean_alert(alert: Alert) -> Alert:
+    alert.name = _text(alert.name, NAME_MAX)
+    alert.source = _text(alert.source, SOURCE_MAX)
+    if len(alert.fingerprint) > FINGERPRINT_MAX or "\x00" in alert.fingerprint:
+        alert.fingerprint = hashlib.sha256(alert.fingerprint.encode()).hexdigest()[:32]
+    if alert.entity_hint is not None:
+        alert.entity_hint = _text(alert.entity_hint, ENTITY_MAX)
+    if alert.summary is not None:
+        alert.summary = _text(alert.summary)
+    return alert
 
 
 def _strings(value: Any, where: str, field_name: str) -> dict[str, str]:
@@ -81,7 +125,14 @@ def _strings(value: Any, where: str, field_name: str) -> dict[str, str]:
         return {}
     if not isinstance(value, Mapping):
         raise AIOpsError("must be an object of strings", file=where, field=field_name)
-    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        key = key if type(key) is str else str(key)
+        text = "" if item is None else item if type(item) is str else str(item)
+        if "\x00" in key or "\x00" in text:  # rare: only then pay for cleaning
+            key, text = _text(key), _text(text)
+        out[key] = text
+    return out
 
 
 def entity_hint(labels: Mapping[str, str], annotations: Mapping[str, str]) -> str | None:
@@ -140,7 +191,7 @@ def from_alertmanager(payload: Mapping[str, Any], where: str) -> Normalised:
             ends = parse_time(item.get("endsAt"), where, f"{here}.endsAt")
             severity = normal_severity(labels.get("severity") or labels.get("priority"))
             fingerprint = str(item.get("fingerprint") or fingerprint_of("am", name, labels))
-            out.alerts.append(
+            out.add(
                 Alert(
                     source="alertmanager",
                     fingerprint=fingerprint,
@@ -200,7 +251,7 @@ def from_cloudevent(event: Mapping[str, Any], where: str) -> Normalised:
         fingerprint = str(
             data.get("fingerprint") or fingerprint_of(str(event["source"]), name, labels)
         )
-        out.alerts.append(
+        out.add(
             Alert(
                 source="cloudevents",
                 fingerprint=fingerprint,
@@ -286,7 +337,7 @@ def from_generic(document: Mapping[str, Any], where: str, mapping: GenericMappin
             mapping.source, str(name), labels
         )
         summary = _path(document, mapping.summary)
-        out.alerts.append(
+        out.add(
             Alert(
                 source=mapping.source,
                 fingerprint=str(fingerprint),

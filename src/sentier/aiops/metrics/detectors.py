@@ -1,19 +1,24 @@
 """Streaming anomaly detection on univariate series: a point in, a score out, O(1) memory.
 
-Why this ensemble: each part catches what the others miss, and all are constant-time.
+Three views of each point, all constant-time and constant-memory:
 
-- *Level*: how improbable the value is against a slow exponentially-weighted mean and
-  variance, or, once timestamps have filled an hour-of-day bucket, against that hour's own
-  mean and variance (daily seasonality: the evening peak is not an anomaly).
-- *Change*: how improbable the step from the previous value is (spikes, sudden drops).
-- *Novelty*: how rarely the series moved from the previous value bin to this one (bins over
-  the range seen); a contextual anomaly has ordinary values in an unusual order.
+- *Surprise* (the raw score): how improbable the value is against a slow exponentially-
+  weighted mean and variance, or, once timestamps have filled an hour-of-day bucket,
+  against that hour's own mean and variance (daily seasonality: the evening peak is not an
+  anomaly); and how improbable the step from the previous value is (spikes, drops, level
+  shifts). The stronger of the two, in decades of improbability, squashed into [0, 1).
+- *Likelihood* of the recent surprise: the average raw score of the last ``average`` points
+  against the distribution of that average so far (an exponentially-weighted mean and
+  variance, so memory stays constant). This is Numenta's "anomaly likelihood" post-process,
+  which NAB's best detectors share: a noisy series, always a little surprising, stops
+  alarming; a quiet one alarms on a small but sustained change. Only the first point of a
+  run of "red" likelihoods counts as red (NuPIC's filter), so one episode gives one alarm.
+- *Range*: a value beyond everything seen so far by more than ``spatial_tolerance`` of the
+  range is an anomaly at once (Numenta's "spatial anomaly" of its NAB detector).
 
-Evidence is measured in decades of improbability (``-log10 p``) and the strongest part wins.
-Evidence beyond ``alarm`` raises an alarm, after which the detector rests for ``rest`` points
-(one problem, one alarm: a storm of repeated alarms is what operators learn to ignore). The
-score ``e / (e + alarm)`` is in [0, 1), monotone in the evidence, and 0.5 exactly at the alarm
-level, which is the threshold to use when none was chosen.
+The score is ``log(1 - likelihood) / log(1e-10)``, in [0, 1]: 0.5 is a likelihood of
+0.99999 (one chance in 100,000, the alarm level, fixed in advance), and a range anomaly is 1.
+Nothing is scored during the warm-up. Defaults are data (``detector-defaults.yaml``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from sentier.aiops.errors import AIOpsError
 
 _SQRT2 = math.sqrt(2.0)
 MAX_EVIDENCE = 300.0
+_LOG_FLOOR = math.log(1e-10)  # log(1 - likelihood) at the most extreme likelihood we express
+_NULL = (0.5, 1000.0)  # NuPIC's "no information" distribution: every average is ordinary
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,19 @@ class DetectorSettings:
     baseline_alpha: float = 0.001
     season_alpha: float = 0.05
     season_min: int = 5
-    bins: int = 20
-    novelty_smoothing: float = 0.1
-    novelty_weight: float = 2.0
-    alarm: float = 10.0
-    rest: int = 200
-    warmup: int = 100
+    evidence_scale: float = 10.0
+    average: int = 20
+    learning: int = 288
+    estimation: int = 100
+    memory: int = 2000
+    reestimate: int = 100
+    red: float = 0.99999
+    yellow: float = 0.999
+    spatial_tolerance: float = 0.02
+    spatial_warmup: int = 100
+    flat_variance: float = 1.5e-5
+    alarm: float = 0.5
+    rest: int = 20
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DetectorSettings:
@@ -52,12 +66,20 @@ class DetectorSettings:
         if unknown:
             raise AIOpsError(f"unknown detector settings: {', '.join(sorted(unknown))}")
         try:
-            return cls(**{k: type(getattr(cls(), k))(v) for k, v in data.items()})
+            settings = cls(**{k: type(getattr(cls(), k))(v) for k, v in data.items()})
         except (TypeError, ValueError) as error:
             raise AIOpsError(f"bad detector settings: {error}") from error
+        if settings.average < 1 or settings.memory < 1 or not 0.0 < settings.alarm <= 1.0:
+            raise AIOpsError("bad detector settings: average and memory >= 1, 0 < alarm <= 1")
+        return settings
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def warmup(self) -> int:
+        """Points learnt before the likelihood speaks."""
+        return self.learning + self.estimation
 
 
 @lru_cache(maxsize=1)
@@ -77,6 +99,11 @@ def _tail_decades(z: float) -> float:
     return -math.log10(max(math.erfc(z / _SQRT2) * 0.5, 1e-300))
 
 
+def log_score(likelihood: float) -> float:
+    """NuPIC's ``computeLogLikelihood``: 0.5 at 0.99999, 1.0 at 1 - 1e-10 and beyond."""
+    return min(1.0, math.log(1.0000000001 - likelihood) / _LOG_FLOOR)
+
+
 @dataclass(frozen=True, slots=True)
 class Detection:
     """One scored point; ``alarm`` is set on the first point of each raised alarm."""
@@ -91,19 +118,26 @@ class SeriesDetector:
     """The detector of ONE series; feed points in time order with :meth:`update`."""
 
     __slots__ = (
-        "_bins_seen",
-        "_context",
+        "_average",
+        "_averaged",
         "_count",
         "_delta_mean",
         "_delta_var",
+        "_distribution",
         "_high",
+        "_lik_count",
+        "_lik_mean",
+        "_lik_var",
         "_low",
         "_mean",
         "_previous",
+        "_previous_tail",
         "_quiet",
+        "_ring",
+        "_ring_at",
         "_season",
-        "_totals",
-        "_transitions",
+        "_value_mean",
+        "_value_var",
         "_var",
         "settings",
     )
@@ -118,19 +152,27 @@ class SeriesDetector:
         self._previous = 0.0
         self._low = math.inf
         self._high = -math.inf
-        self._context = 0
-        self._transitions: dict[tuple[int, int], int] = {}
-        self._totals: dict[int, int] = {}
-        self._season: dict[int, list[float]] = {}  # hour -> [count, mean, var]
+        self._season: dict[int, list[float]] = {}  # hour -> [count, mean, var]: 24 at most
+        # likelihood: a ring of the last ``average`` raw scores and their running sum
+        self._ring = [0.0] * self.settings.average
+        self._ring_at = 0
+        self._average = 0.0
+        self._averaged = 0
+        self._lik_count = 0
+        self._lik_mean = 0.0
+        self._lik_var = 0.0
+        self._value_mean = 0.0
+        self._value_var = 0.0
+        self._distribution = _NULL
+        self._previous_tail = 1.0
         self._quiet = 0
-        self._bins_seen = 0
 
     @property
     def count(self) -> int:
         return self._count
 
     def score(self, value: float, timestamp: datetime | float | None = None) -> float:
-        """The point's score in [0, 1) (0.5 is the alarm level)."""
+        """The point's score in [0, 1] (0.5 is the alarm level)."""
         return self.update(value, timestamp).score
 
     def update(self, value: float, timestamp: datetime | float | None = None) -> Detection:
@@ -141,9 +183,38 @@ class SeriesDetector:
         n = self._count
         if n == 1:
             self._mean = self._previous = self._low = self._high = value
-        # -- level: against the hour of day when it is known and trusted, else the baseline
+        evidence, reason = self._surprise(value, timestamp, n)
+        raw = evidence / (evidence + s.evidence_scale)
+        likelihood = self._likelihood(value, raw, n)
+        score = log_score(likelihood) if n > s.warmup else 0.0
+        if score >= s.alarm:
+            reason = f"{reason}, sustained over the last {min(n, s.average)} points"
+        # -- range: beyond everything seen, by more than the tolerance
+        span = self._high - self._low
+        if n > s.spatial_warmup and span > 0.0:
+            margin = span * s.spatial_tolerance
+            if value > self._high + margin or value < self._low - margin:
+                score, reason = 1.0, "beyond the range seen so far"
+        if value < self._low:
+            self._low = value
+        if value > self._high:
+            self._high = value
+        # -- one problem, one alarm
+        alarm = False
+        if self._quiet > 0:
+            self._quiet -= 1
+        elif score >= s.alarm:
+            alarm = True
+            self._quiet = s.rest
+        return Detection(score, alarm, evidence, reason)
+
+    def _surprise(
+        self, value: float, timestamp: datetime | float | None, n: int
+    ) -> tuple[float, str]:
+        """Decades of improbability of the level (or the hour's level) and of the step."""
+        s = self.settings
         z = _z(value, self._mean, self._var)
-        reason = "level"
+        reason = "unusual level"
         if timestamp is not None:
             hour = _hour(timestamp)
             bucket = self._season.get(hour)
@@ -152,35 +223,16 @@ class SeriesDetector:
             else:
                 if bucket[0] >= s.season_min:
                     z = _z(value, bucket[1], bucket[2])
-                    reason = "level for the hour of day"
+                    reason = "unusual level for the hour of day"
                 bucket[0] += 1.0
                 alpha = max(s.season_alpha, 1.0 / bucket[0])
                 delta = value - bucket[1]
                 bucket[1] += alpha * delta
                 bucket[2] = (1.0 - alpha) * (bucket[2] + alpha * delta * delta)
-        # -- change: the step from the previous point
         step = value - self._previous
         z_step = _z(step, self._delta_mean, self._delta_var)
         if z_step > z:
             z, reason = z_step, "sudden change"
-        evidence = _tail_decades(z)
-        # -- novelty: the transition between value bins
-        if value < self._low:
-            self._low = value
-        if value > self._high:
-            self._high = value
-        span = self._high - self._low
-        current = min(int((value - self._low) / span * s.bins), s.bins - 1) if span > 0 else 0
-        key = (self._context, current)
-        seen = self._transitions.get(key, 0)
-        total = self._totals.get(self._context, 0)
-        novelty = -math.log10((seen + s.novelty_smoothing) / (total + s.novelty_smoothing * s.bins))
-        self._transitions[key] = seen + 1
-        self._totals[self._context] = total + 1
-        self._context = current
-        if s.novelty_weight * novelty > evidence:
-            evidence, reason = s.novelty_weight * novelty, "unusual sequence"
-        # -- learn
         alpha = max(s.baseline_alpha, 1.0 / n)
         delta = value - self._mean
         self._mean += alpha * delta
@@ -189,17 +241,55 @@ class SeriesDetector:
         self._delta_mean += alpha * delta
         self._delta_var = (1.0 - alpha) * (self._delta_var + alpha * delta * delta)
         self._previous = value
-        # -- alarm and rest
-        alarm = False
-        if n <= s.warmup:
-            evidence = 0.0
-        elif self._quiet > 0:
-            self._quiet -= 1
-            evidence = min(evidence, s.alarm * 0.5)
-        elif evidence >= s.alarm:
-            alarm = True
-            self._quiet = s.rest
-        return Detection(evidence / (evidence + s.alarm), alarm, evidence, reason)
+        return _tail_decades(z), reason
+
+    def _likelihood(self, value: float, raw: float, n: int) -> float:
+        """How unlikely the recent average surprise is, given this series' history of it."""
+        s = self.settings
+        slot = self._ring_at
+        self._average += raw - self._ring[slot]
+        self._ring[slot] = raw
+        self._ring_at = (slot + 1) % s.average
+        self._averaged = min(self._averaged + 1, s.average)
+        average = self._average / self._averaged
+        likelihood = 0.5
+        if n > s.warmup:
+            if n == s.warmup + 1 or n % s.reestimate == 0:
+                self._estimate()
+            mean, std = self._distribution
+            reflected = average if average >= mean else 2.0 * mean - average
+            tail = 0.5 * math.erfc((reflected - mean) / std / _SQRT2)
+            red = 1.0 - s.red
+            filtered = tail
+            if tail <= red and self._previous_tail <= red:
+                filtered = 1.0 - s.yellow  # still red: not a new alarm
+            self._previous_tail = tail
+            likelihood = 1.0 - filtered
+        # learn the distribution of the average (after the learning period) and of values
+        alpha = max(1.0 / n, 1.0 / s.memory)
+        delta = value - self._value_mean
+        self._value_mean += alpha * delta
+        self._value_var = (1.0 - alpha) * (self._value_var + alpha * delta * delta)
+        if n > s.learning:
+            self._lik_count += 1
+            alpha = max(1.0 / self._lik_count, 1.0 / s.memory)
+            delta = average - self._lik_mean
+            self._lik_mean += alpha * delta
+            self._lik_var = (1.0 - alpha) * (self._lik_var + alpha * delta * delta)
+        return likelihood
+
+    def _estimate(self) -> None:
+        """Refresh the distribution the recent surprise is judged against (every
+        ``reestimate`` points, as NuPIC does: an episode does not instantly excuse itself)."""
+        s = self.settings
+        if self._value_var < s.flat_variance:
+            self._distribution = _NULL  # a flat series: no surprise is meaningful
+        else:
+            # NuPIC's floors: a series that was never surprising is not infinitely sure
+            self._distribution = (
+                max(self._lik_mean, 0.03),
+                math.sqrt(max(self._lik_var, 0.0003)),
+            )
 
 
 def _z(value: float, mean: float, var: float) -> float:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from sentier.api.routers import admin, backstage, catalog, health, policy, sources
+from sentier.api.routers import admin, aiops, backstage, catalog, health, policy, sources
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -11,4 +11,5 @@ ROUTERS: list[APIRouter] = [
     sources.router,
     admin.router,
     policy.router,
+    aiops.router,
 ]
