@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from sentier import events
+from sentier.config import get_settings
 from sentier.events.brokers import consume, forward_once, make_publisher
 from sentier.events.settings import get_events_settings
 from sentier.store import session_scope
@@ -85,7 +86,7 @@ def rabbitmq(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     _need(5672, "RabbitMQ on 127.0.0.1:5672")
     exchange = f"sentier.test.{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("SENTIER_EVENTS_RABBITMQ_EXCHANGE", exchange)
-    get_events_settings.cache_clear()
+    get_settings.cache_clear()
     yield exchange
 
     async def cleanup() -> None:
@@ -107,7 +108,7 @@ def nats_stream(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     stream = f"SENTIER_TEST_{tag}"
     monkeypatch.setenv("SENTIER_EVENTS_NATS_STREAM", stream)
     monkeypatch.setenv("SENTIER_EVENTS_NATS_SUBJECT_PREFIX", f"t{tag}.")
-    get_events_settings.cache_clear()
+    get_settings.cache_clear()
     yield stream
 
     async def cleanup() -> None:
@@ -257,7 +258,7 @@ def test_connection_drops_while_publishing_lose_nothing(
             connection, queue = await _queue(name)
         else:
             monkeypatch.setenv("SENTIER_EVENTS_NATS_URL", f"nats://127.0.0.1:{proxy.port}")
-        get_events_settings.cache_clear()
+        get_settings.cache_clear()
         with session_scope(engine) as session:
             from sentier.events.reader import Position, set_cursor
 

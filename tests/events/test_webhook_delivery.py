@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 from standardwebhooks import Webhook
 
 from sentier import events
+from sentier.config import get_settings
 from sentier.events import Dispatcher
 from sentier.store import session_scope
 from sentier.store.models import OutboxEvent, WebhookSubscription
@@ -147,7 +148,7 @@ def test_retries_stop_at_the_horizon(
     engine: Engine, receiver, dispatch: Callable[..., Dispatcher], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SENTIER_EVENTS_RETRY_HORIZON_SECONDS", "0.5")
-    events.get_events_settings.cache_clear()
+    get_settings.cache_clear()
     sub = _subscribe(engine, receiver.url)
     receiver.respond = lambda n: 503
     _write(engine, 1)
