@@ -44,6 +44,8 @@ NAV: list[tuple[str, str, str]] = [
     ("/", "Home", "viewer"),
     ("/catalog", "Catalog", "viewer"),
     ("/sources", "Sources", "viewer"),
+    ("/events", "Events", "viewer"),
+    ("/webhooks", "Webhooks", "viewer"),
     ("/audit", "Audit log", "admin"),
 ]
 
