@@ -93,6 +93,9 @@ def test_viewers_see_webhooks_without_forms_and_cannot_post(
     assert "Subscribe a receiver" not in page.text and "s3cr3t" not in page.text
     detail = client.get(f"/webhooks/{sub['id']}")
     assert "Rotate secret" not in detail.text and "s3cr3t" not in detail.text
+    missing = client.get("/webhooks/wh_0000")
+    assert missing.status_code == 404 and "no webhook subscription wh_0000" in missing.text
+    assert client.get("/deliveries/999").status_code == 404
     csrf = _page_csrf(detail.text)
     denied = client.post(f"/webhooks/{sub['id']}/delete", data={"csrf": csrf})
     assert denied.status_code == 403

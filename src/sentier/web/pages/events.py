@@ -46,6 +46,12 @@ def subject_href(subject: str | None) -> str | None:
     return None
 
 
+def _not_found(request: Request, error: EventsError) -> HTMLResponse:
+    if error.code != "not_found":
+        raise views.problem_of(error) from error
+    return render(request, "error.html", {"status": 404, "message": f"{error}."}, status_code=404)
+
+
 @router.get("/events", response_class=HTMLResponse)
 def event_log(
     request: Request,
@@ -169,8 +175,10 @@ def _webhook_page(
     secret: str | None = None,
     notice: str | None = None,
 ) -> HTMLResponse:
-    with domain_errors():
+    try:
         detail = views.webhook_detail(session, principal, subscription_id)
+    except EventsError as error:
+        return _not_found(request, error)
     return render(
         request,
         "webhook.html",
@@ -253,11 +261,13 @@ def delivery(
     delivery_id: DeliveryId, request: Request, principal: WebUser, session: DB
 ) -> HTMLResponse:
     """One delivery and every attempt: what the receiver answered, and when."""
-    with domain_errors():
+    try:
         detail = events.get_delivery(session, delivery_id)
         sub = views.subscription_view(
             session, principal, events.get_subscription(session, detail["subscription_id"])
         )
+    except EventsError as error:
+        return _not_found(request, error)
     return render(
         request,
         "delivery.html",
