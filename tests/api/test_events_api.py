@@ -173,6 +173,10 @@ def test_ssrf_targets_are_refused_and_private_ones_are_an_admin_decision(
         "/api/v1/webhooks", json={"url": "https://x.example/", "colour": "red"}, headers=admin
     )
     assert unknown_field.status_code == 422
+    nul = client.post(
+        "/api/v1/webhooks", json={"url": "http://x\u0000.example/"}, headers=tokens.header("editor")
+    )
+    assert nul.status_code == 422  # refused before anything is stored, or audited
     with session_scope(app_engine) as session:
         denied = session.scalars(
             select(AuditEvent.outcome).where(AuditEvent.action == "post /api/v1/webhooks")

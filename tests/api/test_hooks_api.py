@@ -131,6 +131,11 @@ def test_api_tokens_may_post_to_hooks_with_the_right_role(
         "/api/v1/hooks/alertmanager", content=body, headers={"Authorization": "Bearer snt_x_y"}
     )
     assert forged.status_code == 401
+    long_name = "h" * 64  # a refusal is audited under the hook's name, whatever its length
+    refused = client.post(
+        f"/api/v1/hooks/alertmanager/{long_name}", content=body, headers=tokens.header("viewer")
+    )
+    assert refused.status_code == 403
 
 
 def test_cloudevents_signed_with_the_hmac_secret_in_every_mode(

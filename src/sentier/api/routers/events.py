@@ -42,7 +42,9 @@ TypeGlob = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z
 
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: Annotated[str, Field(min_length=1, max_length=2048, description="http(s) receiver")]
+    url: Annotated[
+        str, Field(min_length=1, max_length=2048, pattern=NO_NUL, description="http(s) receiver")
+    ]
     types: Annotated[
         list[TypeGlob] | None,
         Field(max_length=50, description="event type globs; all events when omitted"),
@@ -68,7 +70,7 @@ class SubscriptionIn(BaseModel):
 
 class SubscriptionPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: Annotated[str | None, Field(min_length=1, max_length=2048)] = None
+    url: Annotated[str | None, Field(min_length=1, max_length=2048, pattern=NO_NUL)] = None
     types: Annotated[list[TypeGlob] | None, Field(min_length=1, max_length=50)] = None
     group: Annotated[
         str | None, Field(max_length=400, pattern=NO_NUL, description='"" removes the filter')

@@ -20,14 +20,14 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from sentier import auth, events
-from sentier.api.deps import DB, Admin, Viewer, _fail, audit_write, authenticate, client_ip, deny
+from sentier.api.deps import DB, Admin, Viewer, _fail, audit_write, authenticate, client_ip
 from sentier.api.problems import Problem
 from sentier.api.views.events import NO_NUL, Instant, domain_errors, problem_of
 from sentier.auth import Principal
 from sentier.config import get_settings
 from sentier.events import EventsError
 from sentier.events.inbound import MAX_BODY_BYTES
-from sentier.store import get_engine
+from sentier.store import get_engine, session_factory
 
 log = logging.getLogger("sentier.api.hooks")
 router = APIRouter(tags=["hooks"])  # mounted under /api/v1 by routers.events
@@ -167,6 +167,27 @@ def _headers(request: Request) -> dict[str, str]:
     return {key: value for key, value in request.headers.items()}
 
 
+def _deny(request: Request, principal: Principal, reason: str, hook: str) -> None:
+    """Record a refused hook call and answer 403 (the action names the hook, whose path may be
+    longer than an audit action)."""
+    session = session_factory(get_engine())()
+    try:
+        auth.audit(
+            session,
+            actor=principal.label,
+            action="hook.receive",
+            outcome="denied",
+            target=hook,
+            ip=client_ip(request, get_settings()),
+            user_agent=request.headers.get("user-agent"),
+            details={"reason": reason},
+        )
+        session.commit()
+    finally:
+        session.close()
+    raise Problem(403, reason)
+
+
 def _receive(
     request: Request,
     session: DB,
@@ -179,7 +200,7 @@ def _receive(
     if caller is not None:
         needed: Literal["editor", "admin"] = "admin" if kind == "git" else "editor"
         if not caller.has_role(needed):
-            deny(request, caller, f"posting to a {kind} hook requires the {needed} role", name)
+            _deny(request, caller, f"posting to a {kind} hook requires the {needed} role", name)
     try:
         result = receive(caller.label if caller else None)
     except EventsError as error:
@@ -190,7 +211,8 @@ def _receive(
     items = result if isinstance(result, list) else [result]
     details = {
         "kind": kind,
-        "messages": [item["id"] for item in items],
+        "count": len(items),
+        "messages": [item["id"] for item in items[:100]],
         "duplicates": sum(1 for item in items if item["duplicate"]),
     }
     if caller is not None:
