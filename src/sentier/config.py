@@ -28,6 +28,11 @@ class EventsSettings(BaseModel):
     backoff_max_seconds: float = Field(default=3600.0, description="Longest retry delay.")
     connect_timeout_seconds: float = Field(default=5.0)
     read_timeout_seconds: float = Field(default=10.0)
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM) trusted for https receivers besides the system's: "
+        "an organisation's internal CA.",
+    )
     poll_interval_seconds: float = Field(
         default=0.05, description="How often the dispatcher looks for new events when idle."
     )
