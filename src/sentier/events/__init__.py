@@ -10,6 +10,7 @@ from sentier.events.dispatcher import Dispatcher, DispatchStats, due_subscriptio
 from sentier.events.errors import EventsError
 from sentier.events.inbound import (
     HOOK_KINDS,
+    MAX_BODY_BYTES,
     add_hook,
     list_hooks,
     list_inbound,
@@ -73,6 +74,7 @@ __all__ = [
     "HOOKS_CLOUDEVENT_RECEIVED",
     "HOOKS_GIT_PUSH_RECEIVED",
     "HOOK_KINDS",
+    "MAX_BODY_BYTES",
     "STRUCTURED_CONTENT_TYPE",
     "DispatchStats",
     "Dispatcher",

@@ -27,7 +27,6 @@ from sentier.api.views import events as views
 from sentier.api.views.events import NO_NUL, Instant, domain_errors
 from sentier.config import get_settings
 from sentier.store import get_engine
-from sentier.store.engine import normalise_url
 
 log = logging.getLogger("sentier.api.events")
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -454,7 +453,7 @@ def _database_ready() -> bool:
     """Whether the configured database exists and is migrated (``sentier serve`` migrates
     first); an app built for another purpose (tests, tooling) neither creates it nor polls it."""
     settings = get_settings()
-    url = make_url(normalise_url(settings.resolved_database_url))
+    url = make_url(settings.resolved_database_url)
     database = url.database
     file_backed = url.get_backend_name() == "sqlite" and database and database != ":memory:"
     if file_backed and not Path(str(database)).exists():

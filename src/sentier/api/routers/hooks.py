@@ -25,8 +25,7 @@ from sentier.api.problems import Problem
 from sentier.api.views.events import NO_NUL, Instant, domain_errors, problem_of
 from sentier.auth import Principal
 from sentier.config import get_settings
-from sentier.events import EventsError
-from sentier.events.inbound import MAX_BODY_BYTES
+from sentier.events import MAX_BODY_BYTES, EventsError
 from sentier.store import get_engine, session_factory
 
 log = logging.getLogger("sentier.api.hooks")
