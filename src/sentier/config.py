@@ -8,15 +8,81 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EventsSettings(BaseModel):
+    """Event delivery, retention and brokers: ``SENTIER_EVENTS_*`` (``settings.events``)."""
+
+    retention_days: float = Field(
+        default=30.0, description="Events (and finished deliveries) older than this are purged."
+    )
+    retry_horizon_seconds: float = Field(
+        default=24 * 3600.0,
+        description="A delivery failing for longer than this is dead-lettered.",
+    )
+    backoff_base_seconds: float = Field(default=1.0, description="First retry delay.")
+    backoff_max_seconds: float = Field(default=3600.0, description="Longest retry delay.")
+    connect_timeout_seconds: float = Field(default=5.0)
+    read_timeout_seconds: float = Field(default=10.0)
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM) trusted for https receivers besides the system's: "
+        "an organisation's internal CA.",
+    )
+    poll_interval_seconds: float = Field(
+        default=0.05, description="How often the dispatcher looks for new events when idle."
+    )
+    batch_size: int = Field(default=200, description="Events routed or sent per batch.")
+    lease_seconds: float = Field(
+        default=15.0,
+        description="How long a dispatcher owns a subscription without renewing; a killed "
+        "dispatcher's subscriptions are taken over after this.",
+    )
+    max_parallel_subscriptions: int = Field(default=32)
+    dispatch_in_serve: bool = Field(
+        default=True,
+        description="Run the dispatcher inside `sentier serve` (every worker; leases share "
+        "the work). Turn off when `sentier events dispatch` runs as its own process.",
+    )
+    allow_private_targets: bool = Field(
+        default=False,
+        description="Allow webhook URLs resolving to private/loopback ranges (admin decision). "
+        "Link-local and cloud metadata addresses are refused regardless.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Fernet key encrypting webhook secrets at rest; default: a key file "
+        "created under SENTIER_HOME. Every worker sharing a database needs the same key.",
+    )
+    broker: Literal["none", "rabbitmq", "nats"] = Field(
+        default="none", description="Broker the dispatcher forwards the outbox to."
+    )
+    rabbitmq_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/")
+    rabbitmq_exchange: str = Field(default="sentier.events")
+    nats_url: str = Field(default="nats://127.0.0.1:4222")
+    nats_stream: str = Field(default="SENTIER_EVENTS")
+    nats_subject_prefix: str = Field(
+        default="",
+        description="Prepended to the event type to form the NATS subject (isolation in tests).",
+    )
+    nats_duplicate_window_seconds: float = Field(default=120.0)
 
 
 class Settings(BaseSettings):
     """Process-wide settings, resolved from ``SENTIER_*`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTIER_", extra="ignore")
+    # Groups of settings are nested models read from flat names: SENTIER_EVENTS_RETENTION_DAYS
+    # is ``events.retention_days`` (one split after the group name, so field names keep "_").
+    model_config = SettingsConfigDict(
+        env_prefix="SENTIER_",
+        extra="ignore",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+    )
 
     home: Path = Field(
         default=Path(".sentier"),
@@ -52,6 +118,7 @@ class Settings(BaseSettings):
     trust_proxy_headers: bool = Field(
         default=False, description="Read the client address from X-Forwarded-For."
     )
+    events: EventsSettings = Field(default_factory=EventsSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import Engine
 
-from sentier.events import Dispatcher, get_events_settings
+from sentier.config import get_settings
+from sentier.events import Dispatcher
 
 
 @pytest.fixture(autouse=True)
@@ -28,9 +29,9 @@ def fast_delivery(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "READ_TIMEOUT_SECONDS": "2",
     }.items():
         monkeypatch.setenv(f"SENTIER_EVENTS_{key}", value)
-    get_events_settings.cache_clear()
+    get_settings.cache_clear()
     yield
-    get_events_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 @dataclass

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from sentier import events
+from sentier.config import get_settings
 from sentier.events.brokers import consume, forward_once, make_publisher
 from sentier.events.settings import get_events_settings
 from sentier.store import session_scope
@@ -85,7 +86,7 @@ def rabbitmq(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     _need(5672, "RabbitMQ on 127.0.0.1:5672")
     exchange = f"sentier.test.{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("SENTIER_EVENTS_RABBITMQ_EXCHANGE", exchange)
-    get_events_settings.cache_clear()
+    get_settings.cache_clear()
     yield exchange
 
     async def cleanup() -> None:
@@ -107,7 +108,7 @@ def nats_stream(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     stream = f"SENTIER_TEST_{tag}"
     monkeypatch.setenv("SENTIER_EVENTS_NATS_STREAM", stream)
     monkeypatch.setenv("SENTIER_EVENTS_NATS_SUBJECT_PREFIX", f"t{tag}.")
-    get_events_settings.cache_clear()
+    get_settings.cache_clear()
     yield stream
 
     async def cleanup() -> None:
@@ -257,7 +258,7 @@ def test_connection_drops_while_publishing_lose_nothing(
             connection, queue = await _queue(name)
         else:
             monkeypatch.setenv("SENTIER_EVENTS_NATS_URL", f"nats://127.0.0.1:{proxy.port}")
-        get_events_settings.cache_clear()
+        get_settings.cache_clear()
         with session_scope(engine) as session:
             from sentier.events.reader import Position, set_cursor
 
@@ -353,3 +354,37 @@ def test_consumers_of_one_group_share_the_events_and_handle_each_once(
     handled = asyncio.run(main())
     expected = {i for i, t in _expected(engine).items() if t.endswith(".added")}
     assert sorted(handled) == sorted(expected)  # each added event once, removed ones filtered
+
+
+def test_several_workers_forwarding_publish_each_event_once_and_hand_over_on_stop(
+    sqlite_engine: Engine, rabbitmq: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ``sentier serve`` worker runs a forwarder: the cursor's lease lets one publish."""
+    engine = sqlite_engine
+    monkeypatch.setenv("SENTIER_EVENTS_BATCH_SIZE", "20")
+    get_settings.cache_clear()
+    with session_scope(engine) as session:
+        from sentier.events.reader import Position, set_cursor
+
+        set_cursor(session, "broker:rabbitmq", Position())
+
+    async def main() -> list:  # type: ignore[type-arg]
+        connection, queue = await _queue(rabbitmq)
+        stops = [asyncio.Event(), asyncio.Event()]
+        workers = [events.Dispatcher(engine, broker="rabbitmq") for _ in stops]
+        tasks = [asyncio.create_task(w.run(s)) for w, s in zip(workers, stops, strict=True)]
+        for round in range(6):
+            _write(engine, 30, start=round * 30)
+            await asyncio.sleep(0.1)
+            if round == 3:
+                stops[0].set()  # the first worker stops: the other takes over at once
+                await tasks[0]
+        messages = await _drain(queue, 180)
+        stops[1].set()
+        await tasks[1]
+        await connection.close()
+        return messages
+
+    messages = asyncio.run(main())
+    ids = [m.message_id for m in messages]
+    assert sorted(ids) == sorted(_expected(engine)) and len(ids) == 180  # once each

@@ -184,3 +184,82 @@ def test_git_push_reingests_the_named_catalog_source_once(
             session, headers | {"X-GitHub-Delivery": "d-2"}, json.dumps({"source": "nope"}).encode()
         )
     assert unknown.value.code in ("not_found", "unauthorized")
+
+
+_CE = b'{"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": %s}'
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (_CE % b'{"a": "x\\u0000y"}', r"U\+0000"),
+        (_CE % b'{"a": 123456789012345678901234567890}', "64 bits"),
+        (_CE % b'{"a": NaN}', "NaN"),
+        (_CE % (b"[" * 250 + b"]" * 250), "nested"),
+        (b'{"a": "\xc3\x28"}', "UTF-8"),
+    ],
+)
+def test_payloads_the_database_cannot_keep_are_refused_before_anything_is_stored(
+    engine: Engine, body: bytes, message: str
+) -> None:
+    with session_scope(engine) as session:
+        token = events.add_hook(session, "ce", "cloudevents")["token"]
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/cloudevents+json"}
+    with session_scope(engine) as session, pytest.raises(events.EventsError, match=message) as e:
+        events.receive_cloudevents(session, headers, body, hook="ce")
+    assert e.value.code == "invalid" and e.value.field == "body"
+    with session_scope(engine) as session:
+        assert events.list_inbound(session) == []
+
+
+def test_long_subjects_and_headers_are_cut_to_their_columns_on_both_backends(
+    engine: Engine,
+) -> None:
+    with session_scope(engine) as session:
+        token = events.add_hook(session, "am", "alertmanager")["token"]
+    alert = json.loads(json.dumps(ALERT)) | {"groupKey": "g" * 2000}
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json" + " " * 400}
+    with session_scope(engine) as session:
+        stored = events.receive_alertmanager(
+            session, headers, json.dumps(alert).encode(), hook="am"
+        )
+    with session_scope(engine) as session:
+        (event,) = events.list_events(session, type_prefix=events.HOOKS_ALERTMANAGER_RECEIVED)
+        (message,) = events.list_inbound(session)
+    assert not stored["duplicate"] and len(event.subject or "") == 512
+    assert message["payload"]["groupKey"] == "g" * 2000  # the payload itself is whole
+
+
+def test_a_hook_token_cannot_look_like_an_api_token(sqlite_engine: Engine) -> None:
+    with session_scope(sqlite_engine) as session, pytest.raises(events.EventsError) as error:
+        events.add_hook(session, "am", "alertmanager", credential="snt_abc_def")
+    assert error.value.field == "credential"
+
+
+def test_git_push_reingests_every_root_of_a_multi_path_source(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    from sentier.catalog import ingest_source, list_entities
+    from sentier.catalog.queries import EntityFilter
+
+    component = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n"
+        "spec:\n  type: service\n  lifecycle: production\n  owner: group:default/team-a\n"
+    )
+    roots = [tmp_path / "a", tmp_path / "b"]
+    for root in roots:
+        root.mkdir()
+        (root / "catalog-info.yaml").write_text(component.format(name=root.name))
+    with session_scope(sqlite_engine) as session:
+        ingest_source(session, roots, name="two-roots")
+        token = events.add_hook(session, "git", "git", source="two-roots")["token"]
+    (roots[1] / "catalog-info.yaml").write_text(component.format(name="b2"))
+    with session_scope(sqlite_engine) as session:
+        received = events.receive_git_push(
+            session, {"authorization": f"Bearer {token}", "x-gitea-delivery": "1"}, b"{}"
+        )
+    result = events.reingest_pushed_source(sqlite_engine, received["id"])
+    with session_scope(sqlite_engine) as session:
+        refs = sorted(e.ref for e in list_entities(session, EntityFilter()).items)
+    assert result["status"] == "ingested"
+    assert refs == ["component:default/a", "component:default/b2"]

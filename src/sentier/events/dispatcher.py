@@ -441,18 +441,35 @@ class Dispatcher:
                     .where(WebhookSubscription.lease_owner == self.owner)
                     .values(lease_owner=None, lease_expires_at=None)
                 )
+            from sentier.events.brokers.base import release_forwarders
+
+            release_forwarders(self.engine, self.owner)
         except Exception:
             log.warning("dispatcher: could not release leases", exc_info=True)
 
     # -- brokers -----------------------------------------------------------------------------
     async def _forward_loop(self) -> None:
-        from sentier.events.brokers import forward_once, make_publisher
+        from sentier.events.brokers import make_publisher
+        from sentier.events.brokers.base import claim_forwarder, cursor_name, forward_once
 
         publisher = make_publisher(self.broker, self.settings)
+        name = cursor_name(publisher)
+        lease = self.settings.lease_seconds
+        loop = asyncio.get_running_loop()
+        renew_at = 0.0  # the lease is renewed a third of the way through, not at every batch
         pause = 0.5
         try:
             while not self._stop.is_set():
                 try:
+                    if loop.time() >= renew_at:
+                        held = await asyncio.to_thread(
+                            claim_forwarder, self.engine, name, self.owner, lease
+                        )
+                        if not held:  # another worker publishes; stand by to take over
+                            await publisher.close()
+                            await self._sleep(min(1.0, lease / 3))
+                            continue
+                        renew_at = loop.time() + lease / 3
                     if not publisher.connected:
                         await publisher.connect()
                     count = await forward_once(self.engine, publisher, self.settings.batch_size)

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -36,6 +37,9 @@ from sentier.store.models import InboundHook, InboundMessage
 
 HOOK_KINDS = ("alertmanager", "cloudevents", "git")
 MAX_BODY_BYTES = 5 * 1024 * 1024
+# Column sizes: a sender's long header or subject is cut, never a database error.
+_CONTENT_TYPE_CHARS = 255
+_SUBJECT_CHARS = 512
 _SECRET_HEADERS = {"authorization", "cookie", "x-gitlab-token", "x-sentier-token"}
 _DELIVERY_HEADERS = (
     "x-github-delivery",
@@ -57,6 +61,29 @@ def _schemas() -> dict[str, Draft202012Validator]:
         name: Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         for name, schema in yaml.safe_load(text).items()
     }
+
+
+def payload_schema(kind: str) -> dict[str, Any] | None:
+    """The JSON Schema a hook kind's payload is checked against, references inlined (so an
+    OpenAPI document can embed it); None for CloudEvents, which the SDK checks."""
+    text = resources.files("sentier.events").joinpath("inbound_schemas.yaml").read_text("utf-8")
+    schema = yaml.safe_load(text).get(kind)
+    if schema is None:
+        return None
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.split("/")[-1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined
 
 
 # -- hooks ------------------------------------------------------------------------------------
@@ -86,6 +113,11 @@ def add_hook(
         raise EventsError(f"kind must be one of {', '.join(HOOK_KINDS)}", field="kind")
     if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").isalnum():
         raise EventsError("name must be 1..64 letters, digits, - or _", field="name")
+    if source is not None and not 0 < len(source) <= 255:
+        raise EventsError("source must be 1..255 characters", field="source")
+    if credential is not None and credential.startswith("snt_"):
+        # A bearer token starting with snt_ is read as a sentier API token, never a hook's.
+        raise EventsError("a hook token may not start with snt_", field="credential")
     if session.get(InboundHook, name) is not None:
         raise EventsError(f"hook {name} already exists", code="conflict", field="name")
     hook = InboundHook(name=name, kind=kind, source_name=source, created_at=_now())
@@ -167,7 +199,7 @@ def _json(body: bytes) -> Any:
     if len(body) > MAX_BODY_BYTES:
         raise EventsError(f"body larger than {MAX_BODY_BYTES} bytes", field="body")
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_refuse_constant)
     except UnicodeDecodeError as error:
         raise EventsError("body is not UTF-8", field="body") from error
     except json.JSONDecodeError as error:
@@ -175,9 +207,47 @@ def _json(body: bytes) -> Any:
             f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}",
             field="body",
         ) from error
+    except ValueError as error:
+        raise EventsError(str(error), field="body") from error
+    except RecursionError as error:
+        raise EventsError("JSON nested too deeply", field="body") from error
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_INT64 = 2**63
+MAX_DEPTH = 200  # orjson, which writes JSON columns, stops at 254 levels
+
+
+def check_storable(value: Any) -> None:
+    """Refuse what the database cannot keep as JSON on every backend: U+0000 in a string
+    (PostgreSQL), integers beyond 64 bits, NaN and infinities, nesting deeper than
+    ``MAX_DEPTH`` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise EventsError("JSON strings may not contain U+0000", field="body")
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if not -_INT64 <= item < _INT64:
+                raise EventsError("JSON integers must fit in 64 bits", field="body")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise EventsError("JSON numbers must be finite", field="body")
+        elif isinstance(item, dict | list | tuple):
+            if depth >= MAX_DEPTH:
+                raise EventsError(f"JSON nested deeper than {MAX_DEPTH} levels", field="body")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _validate(kind: str, payload: Any) -> None:
+    check_storable(payload)  # also bounds the depth the validator recurses into
     errors = sorted(_schemas()[kind].iter_errors(payload), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
@@ -200,6 +270,7 @@ def _store(
     event: tuple[str, str, dict[str, Any]] | None,
 ) -> tuple[InboundMessage, bool]:
     """Insert the message unless the sender's id is known; ``(message, duplicate)``."""
+    check_storable(payload)
     sender_id = _sender_key(sender_id)
     existing = session.scalar(
         select(InboundMessage).where(
@@ -213,9 +284,11 @@ def _store(
         kind=hook.kind,
         sender_id=sender_id,
         received_at=_now(),
-        content_type=headers.get("content-type"),
+        content_type=(headers.get("content-type") or "")[:_CONTENT_TYPE_CHARS] or None,
         headers={k: v for k, v in headers.items() if k not in _SECRET_HEADERS},
-        body=body.decode("utf-8", errors="replace"),
+        # Text as received; bytes that are not UTF-8 (and NUL, which PostgreSQL text cannot
+        # hold) become U+FFFD. A binary CloudEvent's exact data is in payload.data_base64.
+        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         payload=payload,
         status="received",
     )
@@ -233,6 +306,7 @@ def _store(
         return again, True
     if event is not None:
         type, subject, data = event
+        subject = subject[:_SUBJECT_CHARS]
         record(session, type, subject, {"message_id": message.id, "hook": hook.name, **data})
     return message, False
 
@@ -319,6 +393,10 @@ def _parse_cloudevents(headers: dict[str, str], body: bytes) -> list[dict[str, A
         raise
     except (BaseCloudEventException, ValueError, TypeError, KeyError) as error:
         raise EventsError(f"not a valid CloudEvent: {error}", field="body") from error
+    except (AttributeError, RecursionError) as error:  # the SDK meeting an odd shape
+        raise EventsError(
+            f"not a valid CloudEvent ({type(error).__name__})", field="body"
+        ) from error
     out = []
     for event in events:
         attributes = dict(event.get_attributes())
@@ -443,7 +521,7 @@ def reingest_pushed_source(engine: Engine, message_id: int) -> dict[str, Any]:
         source = session.scalar(select(CatalogSource).where(CatalogSource.name == name))
         if source is None:
             raise EventsError(f"no registered catalog source {name!r}", code="not_found")
-        roots = [part for part in source.target.split(",") if part]
+        roots = [part for part in source.target.split("\n") if part]  # as ingest joins them
     try:
         with session_scope(engine) as session:
             from pathlib import Path

@@ -112,14 +112,19 @@ def list_events(
     types: Sequence[str] | None = None,
     owner_ref: str | None = None,
     since: datetime | None = None,
+    before_id: int | None = None,
+    newest_first: bool = False,
 ) -> Sequence[OutboxEvent]:
-    """Events in outbox order, optionally filtered; ``after_id`` pages forward.
+    """Events in outbox order (or newest first), optionally filtered; ``after_id`` pages
+    forward, ``before_id`` backward.
 
     ``types`` are globs (``io.sentier.catalog.*``) or prefixes, any of which may match.
     Paging by id suits listing and replay; live delivery uses ``sentier.events.reader``,
     which never skips a row that commits late on PostgreSQL.
     """
     query = select(OutboxEvent).where(OutboxEvent.id > after_id)
+    if before_id is not None:
+        query = query.where(OutboxEvent.id < before_id)
     if type_prefix:
         query = query.where(OutboxEvent.type.startswith(type_prefix))
     if types:
@@ -132,7 +137,8 @@ def list_events(
         query = query.where(OutboxEvent.owner_ref == owner_ref)
     if since is not None:
         query = query.where(OutboxEvent.time >= since)
-    return session.scalars(query.order_by(OutboxEvent.id).limit(limit)).all()
+    order = OutboxEvent.id.desc() if newest_first else OutboxEvent.id
+    return session.scalars(query.order_by(order).limit(limit)).all()
 
 
 def event_record(row: OutboxEvent) -> dict[str, Any]:
@@ -153,9 +159,12 @@ def events_page(
     limit: int = 100,
     owner_ref: str | None = None,
     since: datetime | None = None,
+    before: int | None = None,
+    newest_first: bool = False,
 ) -> dict[str, Any]:
     """One page of the event log as plain data: ``items`` and the ``next`` cursor (or None).
 
+    ``next`` is the ``after`` of the following page, or with ``newest_first`` its ``before``.
     Backs ``GET /api/v1/events?type=&subject=&after=`` and ``sentier events tail``.
     """
     limit = max(1, min(limit, 1000))
@@ -167,6 +176,8 @@ def events_page(
         limit=limit,
         owner_ref=owner_ref,
         since=since,
+        before_id=before,
+        newest_first=newest_first,
     )
     return {
         "items": [event_record(row) for row in rows],

@@ -98,6 +98,14 @@ def read_after(
     return session.scalars(query.limit(limit)).all()
 
 
+def has_rows_after(session: Session, position: Position, horizon_tx: int | None) -> bool:
+    """Whether a row is readable after ``position``: a read-only check before taking a lock."""
+    query = select(OutboxEvent.id).where(_after(position, horizon_tx is not None))
+    if horizon_tx is not None:
+        query = query.where(OutboxEvent.tx < horizon_tx)
+    return session.scalar(query.limit(1)) is not None
+
+
 def end_position(session: Session, horizon_tx: int | None) -> Position:
     """The position just after the last row that is safe to read now."""
     if horizon_tx is None:

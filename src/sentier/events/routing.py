@@ -20,9 +20,11 @@ from sentier.events.reader import (
     advance_cursor,
     claim_cursor,
     end_position,
+    has_rows_after,
     horizon,
     position_of,
     read_after,
+    read_cursor,
 )
 from sentier.events.subscriptions import ROUTER_CURSOR, _group_closure, type_matches
 from sentier.store import bulk_insert, session_scope
@@ -52,6 +54,12 @@ def matches(sub: WebhookSubscription, row: OutboxEvent, groups: frozenset[str] |
 def route_once(engine: Engine, *, limit: int = 500) -> int:
     """Route the next batch of events; returns how many outbox rows were taken."""
     horizon_tx = horizon(engine)
+    with session_scope(engine) as session:
+        # Idle polls only read: the cursor's lock (a write, the database's write lock on
+        # SQLite) is taken when there is something to route.
+        current = read_cursor(session, ROUTER_CURSOR)
+        if current is not None and not has_rows_after(session, current, horizon_tx):
+            return 0
     with session_scope(engine) as session:
         position = claim_cursor(session, ROUTER_CURSOR, horizon_tx)
         subs = list(

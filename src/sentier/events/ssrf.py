@@ -28,6 +28,7 @@ _ALWAYS_REFUSED = [
     ipaddress.ip_network("::/128"),
 ]
 _CACHE_SECONDS = 30.0
+MAX_URL_CHARS = 2048
 _cache: dict[tuple[str, int], tuple[float, list[IPAddress]]] = {}
 
 
@@ -105,7 +106,14 @@ def check_target(url: str, *, allow_private: bool) -> Target:
     Every address the name resolves to must be allowed: a name with one public and one
     internal address is refused, since either may be the one connected to.
     """
-    parts = urlsplit(url)
+    if len(url) > MAX_URL_CHARS:
+        raise EventsError(f"URL longer than {MAX_URL_CHARS} characters", field="url")
+    if any(ord(char) < 33 or ord(char) == 127 for char in url):
+        raise EventsError("URL contains whitespace or control characters", field="url")
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        raise EventsError(f"invalid URL: {error}", field="url") from error
     if parts.scheme not in ("http", "https"):
         raise EventsError("only http and https URLs are allowed", field="url")
     if not parts.hostname:
@@ -117,7 +125,10 @@ def check_target(url: str, *, allow_private: bool) -> Target:
     except ValueError as error:
         raise EventsError("invalid port", field="url") from error
     host = parts.hostname
-    addresses = _resolve(host, port)
+    try:
+        addresses = _resolve(host, port)
+    except (UnicodeError, ValueError) as error:  # an IDNA label too long, an odd character
+        raise EventsError(f"cannot resolve {host}: {error}", field="url") from error
     for address in addresses:
         reason = refusal(address, allow_private)
         if reason:

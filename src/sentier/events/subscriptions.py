@@ -55,7 +55,8 @@ def _normalise_types(types: Sequence[str] | None) -> list[str]:
     return patterns or ["*"]
 
 
-def _normalise_group(group: str | None) -> str | None:
+def normalise_group(group: str | None) -> str | None:
+    """The stored form of a group filter (``group:namespace/name``, lower case), or None."""
     if not group:
         return None
     from sentier.catalog import RefError, parse_ref
@@ -64,6 +65,10 @@ def _normalise_group(group: str | None) -> str | None:
         ref = parse_ref(group, default_kind="group")
     except RefError as error:
         raise EventsError(str(error), field="group") from error
+    if ref.kind.lower() != "group":
+        raise EventsError(f"{group} is not a group", field="group")
+    if len(str(ref)) > 512:
+        raise EventsError("group reference longer than 512 characters", field="group")
     return str(ref).lower()
 
 
@@ -110,7 +115,7 @@ def add_subscription(
         id="wh_" + uuid.uuid4().hex[:16],
         url=url,
         types=_normalise_types(types),
-        group_ref=_normalise_group(group),
+        group_ref=normalise_group(group),
         description=description,
         secret_encrypted=credentials.encrypt(secret),
         allow_private=allow_private,
@@ -146,18 +151,33 @@ def get_subscription(session: Session, subscription_id: str) -> dict[str, Any]:
 
 
 def list_subscriptions(session: Session) -> list[dict[str, Any]]:
+    """Every subscription with its queue: ``pending`` and ``dead`` counts, last delivery time."""
     subs = session.scalars(
         select(WebhookSubscription).order_by(WebhookSubscription.created_at)
     ).all()
-    pending = {
-        key: value
-        for key, value in session.execute(
-            select(WebhookDelivery.subscription_id, func.count())
-            .where(WebhookDelivery.status == "pending")
-            .group_by(WebhookDelivery.subscription_id)
-        )
-    }
-    return [{**subscription_record(s), "pending": pending.get(s.id, 0)} for s in subs]
+    counts: dict[tuple[str, str], int] = {}
+    last: dict[str, datetime | None] = {}
+    for sub_id, status, count, delivered in session.execute(
+        select(
+            WebhookDelivery.subscription_id,
+            WebhookDelivery.status,
+            func.count(),
+            func.max(WebhookDelivery.delivered_at),
+        ).group_by(WebhookDelivery.subscription_id, WebhookDelivery.status)
+    ):
+        counts[(sub_id, status)] = count
+        if status == "delivered":
+            last[sub_id] = delivered
+    return [
+        {
+            **subscription_record(s),
+            "pending": counts.get((s.id, "pending"), 0),
+            "dead": counts.get((s.id, "dead"), 0),
+            "delivered": counts.get((s.id, "delivered"), 0),
+            "last_delivered_at": last.get(s.id),
+        }
+        for s in subs
+    ]
 
 
 def update_subscription(
@@ -184,7 +204,7 @@ def update_subscription(
     if types is not None:
         sub.types = _normalise_types(types)
     if group is not None:
-        sub.group_ref = _normalise_group(group)
+        sub.group_ref = normalise_group(group)
     if description is not None:
         sub.description = description
     if status is not None:
@@ -242,15 +262,21 @@ def list_deliveries(
     status: str | None = None,
     after: int = 0,
     limit: int = 100,
+    newest_first: bool = False,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Deliveries of a subscription in delivery order, optionally of one status."""
+    """Deliveries of a subscription in delivery order (or newest first), optionally of one
+    status; ``after`` pages forward, ``before`` backward."""
     _get(session, subscription_id)
     query = select(WebhookDelivery).where(
         WebhookDelivery.subscription_id == subscription_id, WebhookDelivery.id > after
     )
+    if before is not None:
+        query = query.where(WebhookDelivery.id < before)
     if status:
         query = query.where(WebhookDelivery.status == status)
-    rows = session.scalars(query.order_by(WebhookDelivery.id).limit(max(1, min(limit, 1000))))
+    order = WebhookDelivery.id.desc() if newest_first else WebhookDelivery.id
+    rows = session.scalars(query.order_by(order).limit(max(1, min(limit, 1000))))
     return [delivery_record(d) for d in rows]
 
 

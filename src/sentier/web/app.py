@@ -43,9 +43,11 @@ LOGIN_CSRF_COOKIE = "sentier_login_csrf"
 NAV: list[tuple[str, str, str]] = [
     ("/", "Home", "viewer"),
     ("/catalog", "Catalog", "viewer"),
-    ("/incidents", "Incidents", "viewer"),
-    ("/sources", "Sources", "viewer"),
     ("/policy", "Security", "viewer"),
+    ("/incidents", "Incidents", "viewer"),
+    ("/events", "Events", "viewer"),
+    ("/webhooks", "Webhooks", "viewer"),
+    ("/sources", "Sources", "viewer"),
     ("/audit", "Audit log", "admin"),
 ]
 

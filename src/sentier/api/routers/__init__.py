@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from sentier.api.routers import admin, aiops, backstage, catalog, health, policy, sources
+from sentier.api.routers import admin, aiops, backstage, catalog, events, health, policy, sources
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -12,4 +12,5 @@ ROUTERS: list[APIRouter] = [
     admin.router,
     policy.router,
     aiops.router,
+    events.router,
 ]

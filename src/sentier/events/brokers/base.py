@@ -6,9 +6,10 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_, update
 from sqlalchemy.orm import Session
 
 from sentier.events.reader import (
@@ -20,7 +21,7 @@ from sentier.events.reader import (
     read_after,
 )
 from sentier.store import session_scope
-from sentier.store.models import ConsumedEvent, OutboxEvent
+from sentier.store.models import ConsumedEvent, EventCursor, OutboxEvent
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,42 @@ def _advance(engine: Engine, name: str, start: Position, rows: list[OutboxEvent]
     with session_scope(engine) as session:
         if not advance_cursor(session, name, start, position_of(rows[-1]), len(rows)):
             log.info("broker cursor %s moved by another forwarder; its copies are dedup'd", name)
+
+
+def claim_forwarder(engine: Engine, name: str, owner: str, seconds: float) -> bool:
+    """Take (or renew) the lease on the forwarder cursor ``name``; False when another holds it.
+
+    Every ``sentier serve`` worker runs a forwarder; the lease makes one of them publish at a
+    time, so the broker gets each batch once (a killed holder's lease expires after
+    ``seconds`` and another takes over, re-publishing at most the batch in flight).
+    """
+    horizon_tx = horizon(engine)
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        ensure_cursor(session, name, horizon_tx)
+        taken = session.execute(
+            update(EventCursor)
+            .where(
+                EventCursor.name == name,
+                or_(
+                    EventCursor.lease_owner.is_(None),
+                    EventCursor.lease_owner == owner,
+                    EventCursor.lease_expires_at < now,
+                ),
+            )
+            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
+        )
+        return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def release_forwarders(engine: Engine, owner: str) -> None:
+    """Give up every forwarder lease ``owner`` holds (a clean stop hands over at once)."""
+    with session_scope(engine) as session:
+        session.execute(
+            update(EventCursor)
+            .where(EventCursor.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
 
 
 async def forward_once(engine: Engine, publisher: Publisher, limit: int) -> int:

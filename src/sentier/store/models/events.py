@@ -62,6 +62,10 @@ class EventCursor(Base):
     last_id: Mapped[int] = mapped_column(BigInteger, default=0)
     events: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A broker forwarder owns its cursor while it publishes, so several workers do not all
+    # publish the same batch (a killed one's lease expires and another takes over).
+    lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class WebhookSubscription(Base):

@@ -9,4 +9,5 @@ PAGE_MODULES = [
     "sentier.web.pages.admin",
     "sentier.web.pages.policy",
     "sentier.web.pages.aiops",
+    "sentier.web.pages.events",
 ]
