@@ -40,7 +40,12 @@ def parse_line_id(text: str) -> tuple[int, datetime | None]:
             field="line-id",
         )
     start = match.group("start")
-    when = datetime.strptime(start, "%Y%m%d%H%M") if start else None
+    try:
+        when = datetime.strptime(start, "%Y%m%d%H%M") if start else None
+    except ValueError as error:
+        raise GreenOpsError(
+            f"{start!r} is not a date and time (YYYYMMDDHHMM)", field="line-id"
+        ) from error
     return int(match.group("key"), 16), when
 
 

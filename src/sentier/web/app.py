@@ -44,6 +44,7 @@ NAV: list[tuple[str, str, str]] = [
     ("/", "Home", "viewer"),
     ("/catalog", "Catalog", "viewer"),
     ("/sources", "Sources", "viewer"),
+    ("/greenops", "GreenOps", "viewer"),
     ("/audit", "Audit log", "admin"),
 ]
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from sentier.api.routers import admin, backstage, catalog, health, sources
+from sentier.api.routers import admin, backstage, catalog, greenops, health, sources
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -10,4 +10,5 @@ ROUTERS: list[APIRouter] = [
     backstage.router,
     sources.router,
     admin.router,
+    greenops.router,
 ]

@@ -4,4 +4,8 @@
 module here (and, if it has a sidebar entry, a line to ``sentier.web.app.NAV``).
 """
 
-PAGE_MODULES = ["sentier.web.pages.catalog", "sentier.web.pages.admin"]
+PAGE_MODULES = [
+    "sentier.web.pages.catalog",
+    "sentier.web.pages.admin",
+    "sentier.web.pages.greenops",
+]
