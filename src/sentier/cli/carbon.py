@@ -195,57 +195,70 @@ def report(
         print_json(_plain(result))
         return
     periods = result["periods"]
-    headers = [
-        by,
-        *periods,
-        "total kgCO2e",
-        "low",
-        "high",
-        "scope 2 loc",
-        "scope 2 mkt",
-        "scope 3",
-        "kWh",
-        "cost",
-        "carbon share",
-        "cost share",
-        "not estimated",
-    ]
-    rows = [
-        [
-            r["key"],
-            *[r["periods"][p] for p in periods],
-            r["total_kg"],
-            r["total_range"][0],
-            r["total_range"][1],
-            r["scope2_location_kg"],
-            r["scope2_market_kg"],
-            r["scope3_kg"],
-            r["energy_kwh"],
-            _money(r["cost"]),
-            r["carbon_share"],
-            r["cost_share"],
-            r["not_estimated_lines"],
-        ]
-        for r in result["rows"]
-    ]
     if format is Format.csv:
-        _write_csv(headers, rows)
+        headers = [
+            by,
+            *periods,
+            "total_kg",
+            "low_kg",
+            "high_kg",
+            "scope2_location_kg",
+            "scope2_market_kg",
+            "scope3_kg",
+            "energy_kwh",
+            "cost",
+            "carbon_share",
+            "cost_share",
+            "not_estimated_lines",
+        ]
+        _write_csv(
+            headers,
+            [
+                [
+                    r["key"],
+                    *[r["periods"][p] for p in periods],
+                    r["total_kg"],
+                    r["total_range"][0],
+                    r["total_range"][1],
+                    r["scope2_location_kg"],
+                    r["scope2_market_kg"],
+                    r["scope3_kg"],
+                    r["energy_kwh"],
+                    _money(r["cost"]),
+                    r["carbon_share"],
+                    r["cost_share"],
+                    r["not_estimated_lines"],
+                ]
+                for r in result["rows"]
+            ],
+        )
         return
-    table = Table(
-        title=f"carbon by {by} ({result['method']}, coefficients {result['coefficients']})"
-    )
-    for header in headers:
+    span = f"{periods[0]} to {periods[-1]}" if periods else "no period"
+    table = Table(title=f"carbon by {by}, {span} ({result['method']})")
+    for header in (
+        by,
+        "kgCO2e",
+        "range",
+        "scope 2",
+        "scope 3",
+        "cost",
+        "carbon",
+        "cost %",
+        "not est.",
+    ):
         table.add_column(header, justify="left" if header in (by, "cost") else "right")
-    for values in rows:
-        cells = []
-        for header, value in zip(headers, values, strict=True):
-            if header in ("carbon share", "cost share"):
-                cells.append(_share(value))
-            elif isinstance(value, float):
-                cells.append(_kg(value) if header != "kWh" else f"{value:,.1f}")
-            else:
-                cells.append(str(value))
-        table.add_row(*cells)
+    for r in result["rows"]:
+        table.add_row(
+            r["key"],
+            _kg(r["total_kg"]),
+            f"{_kg(r['total_range'][0])}-{_kg(r['total_range'][1])}",
+            _kg(r["scope2_location_kg"]),
+            _kg(r["scope3_kg"]),
+            _money(r["cost"]),
+            _share(r["carbon_share"]),
+            _share(r["cost_share"]),
+            str(r["not_estimated_lines"]),
+        )
     console.print(table)
     totals = result["totals"]
     console.print(

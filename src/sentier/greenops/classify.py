@@ -158,6 +158,17 @@ def classify(coefficients: Coefficients, row: dict[str, Any]) -> Usage:
         )
     units, rules, per_unit = _compiled(coefficients)
     unit_name = _unit_name(units, unit) if unit else None
+    if not unit:
+        return Usage(
+            NOT_ESTIMATED,
+            None,
+            provider,
+            region,
+            None,
+            0.0,
+            use_pricing,
+            reason="no usage unit: a fee (support, subscription) or a line missing its unit",
+        )
     if unit_name is None:
         return Usage(
             NOT_ESTIMATED,

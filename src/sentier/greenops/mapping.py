@@ -45,6 +45,8 @@ from sentier.greenops.resources import ResourceFacts
 LINE_KEY = "line_key"
 PERIOD = "billing_period"
 METHODS = ("ccf", "boavizta")
+# Bumped when the way the mapping is computed changes, so cached mappings are recomputed.
+MAPPING_VERSION = "2"
 FACTOR_COLUMNS = [
     "f_kwh",
     *[f"f_{c}" for c in COMPONENTS],
@@ -380,6 +382,7 @@ def carbon_mapping(
     fingerprint = hashlib.sha1(
         "|".join(
             [
+                MAPPING_VERSION,
                 str(facts.manifest.version),
                 ",".join(facts.periods),
                 coefficients.fingerprint,
