@@ -177,3 +177,9 @@ def test_bad_workloads_are_refused_clearly() -> None:
         estimate_instance(C, "aws", "m5.huge", "eu-west-3")
     with pytest.raises(GreenOpsError, match="utilization"):
         estimate_instance(C, "aws", "m5.large", "eu-west-3", utilization=1.5)
+
+
+def test_shared_core_types_take_their_share_of_a_host() -> None:
+    """e2-medium: one vCPU of an e2 host whose largest type has 32 vCPUs."""
+    estimate = estimate_instance(C, "gcp", "e2-medium", "europe-west1", hours=24)
+    assert estimate.scope3 == pytest.approx(1230.46 * 24 / LIFESPAN * 1 / 32)

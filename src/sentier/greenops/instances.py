@@ -103,6 +103,16 @@ def _freeze(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+def _sizes(embodied: dict[str, Any], prefix: str) -> list[float]:
+    """vCPU counts of the known GCP types named ``{prefix}-...-N`` (or ``{prefix}-N``)."""
+    out = []
+    for name in embodied:
+        last = name.rsplit("-", 1)[-1]
+        if name.startswith(prefix + "-") and last.isdigit():
+            out.append(float(last))
+    return out
+
+
 def _gcp(coefficients: Coefficients, name: str) -> InstanceSpec | None:
     table = coefficients.instances.get("gcp", {})
     lowered = name.lower().rsplit("/", 1)[-1]
@@ -111,8 +121,9 @@ def _gcp(coefficients: Coefficients, name: str) -> InstanceSpec | None:
     if shared is not None:
         vcpus = float(shared["vcpus"])
         memory: float | None = float(shared["memory"])
-        family, largest_vcpus = lowered.split("-")[0], vcpus
-        largest_memory: float | None = memory
+        series, ratio = str(shared["family"]), None
+        family = series
+        largest_vcpus, largest_memory = max([vcpus, *_sizes(embodied, series)]), None
     else:
         match = re.fullmatch(r"([a-z]\d[a-z]?)-([a-z]+)-(\d+)", lowered)
         if match is None:
@@ -122,12 +133,7 @@ def _gcp(coefficients: Coefficients, name: str) -> InstanceSpec | None:
         vcpus = count
         memory = count * float(ratio) if ratio is not None else None
         family = f"{series}-{klass}"
-        siblings = [
-            float(t.rsplit("-", 1)[1])
-            for t in embodied
-            if t.startswith(family + "-") and t.rsplit("-", 1)[1].isdigit()
-        ]
-        largest_vcpus = max([vcpus, *siblings])
+        largest_vcpus = max([vcpus, *_sizes(embodied, family)])
         largest_memory = largest_vcpus * float(ratio) if ratio is not None else None
     entry = embodied.get(lowered, {})
     gpu_model, gpus = None, 0.0

@@ -109,7 +109,8 @@ def top_lines(
         .set_index(LINE_KEY)
     )
     out = []
-    for record in frame.to_dict("records"):
+    for raw in frame.to_dict("records"):
+        record: dict[str, Any] = {k: (None if _missing(v) else v) for k, v in raw.items()}
         key = int(record[LINE_KEY])
         description = described.loc[key].to_dict() if key in described.index else {}
         start = record["ChargePeriodStart"]
@@ -165,7 +166,9 @@ def explain(ctx: CarbonContext, text: str) -> dict[str, Any]:
     row = mapping.loc[mapping[LINE_KEY] == key]
     if row.empty:
         raise GreenOpsError(f"line {text} has no carbon mapping", field="line-id")
-    mapped = row.iloc[0].to_dict()
+    mapped: dict[str, Any] = {
+        str(k): (None if _missing(v) else v) for k, v in row.iloc[0].to_dict().items()
+    }
     usage = classify(ctx.coefficients, {c: description.get(c) for c in SIGNATURE})
     column = "PricingQuantity" if mapped["use_pricing"] else "ConsumedQuantity"
     quantity = float(frame[column].fillna(0).sum())
@@ -243,7 +246,7 @@ def explain(ctx: CarbonContext, text: str) -> dict[str, Any]:
         replication=usage.replication,
     )
     measured = mapped["utilization_source"] == "measured"
-    u = float(mapped["utilization"]) if not _missing(mapped["utilization"]) else 0.5
+    u = float(mapped["utilization"]) if mapped["utilization"] is not None else 0.5
     estimate = factors.at(
         quantity * float(mapped["per_unit"]),
         u,
