@@ -70,7 +70,7 @@ def top_lines(
         lines = lines.filter(lines[PERIOD] == period)
     mapping = ctx.mapping_expr()
     allocation = mapping_table(mapping_for(facts, ctx.snapshot, ctx.rules))
-    joined = lines.join(mapping, LINE_KEY).join(allocation, LINE_KEY)
+    joined = lines.join(mapping, [PERIOD, LINE_KEY]).join(allocation, LINE_KEY)
     if owner:
         groups = _group_and_children(ctx, owner)
         joined = joined.filter(joined.owner_ref.isin(groups))
@@ -153,17 +153,23 @@ def explain(ctx: CarbonContext, text: str) -> dict[str, Any]:
             selected.ChargePeriodStart.truncate("m") == ibis.literal(stamp.replace(tzinfo=None))
         )
     frame = selected.to_pandas()
+    if not frame.empty:
+        # A description spans one billing period's slice; explain the latest one it is in.
+        frame = frame[frame[PERIOD] == frame[PERIOD].max()]
     if frame.empty:
         raise GreenOpsError(
             f"no line {text} in the facts (periods: {', '.join(facts.periods)})", field="line-id"
         )
     keys = facts.keys()
-    description_frame = keys.filter(keys[LINE_KEY] == key).limit(1).to_pandas()
+    period = str(frame[PERIOD].iloc[0])
+    description_frame = (
+        keys.filter((keys[LINE_KEY] == key) & (keys[PERIOD] == period)).limit(1).to_pandas()
+    )
     description = {
         k: (None if _missing(v) else v) for k, v in description_frame.iloc[0].to_dict().items()
     }
     mapping = ctx.mapping()
-    row = mapping.loc[mapping[LINE_KEY] == key]
+    row = mapping.loc[(mapping[LINE_KEY] == key) & (mapping[PERIOD] == period)]
     if row.empty:
         raise GreenOpsError(f"line {text} has no carbon mapping", field="line-id")
     mapped: dict[str, Any] = {

@@ -1,19 +1,24 @@
 """Carbon factors of every line description: what one unit of each line emits.
 
 Like FinOps' allocation mapping, this works on the *distinct* descriptions of the facts (the
-``keys`` table), not on the lines: each is classified (``classify``), joined to what users
-said about its resource (instance type, measured CPU utilisation), and given per-unit factors
-by the model (``model``), evaluated with numpy over all keys at once. The result, one row per
-``line_key``, is cached as Parquet until the facts, the coefficients, the resource facts or
-the method change; reports multiply it by the quantities of the lines in one Ibis expression.
+``keys`` table), not on the lines: each distinct description is classified (``classify``),
+joined to what users said about its resource (instance type, measured CPU utilisation), and
+given per-unit factors by the model (``model``) for each distinct kind of usage; joining and
+computing the factors of every key is one Ibis expression. The result, one row per billing
+period and ``line_key``, is cached as Parquet until the facts, the coefficients, the resource
+facts or the method change; reports multiply it by the quantities of the lines in one Ibis
+expression.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -46,7 +51,7 @@ LINE_KEY = "line_key"
 PERIOD = "billing_period"
 METHODS = ("ccf", "boavizta")
 # Bumped when the way the mapping is computed changes, so cached mappings are recomputed.
-MAPPING_VERSION = "2"
+MAPPING_VERSION = "4"
 FACTOR_COLUMNS = [
     "f_kwh",
     *[f"f_{c}" for c in COMPONENTS],
@@ -61,11 +66,14 @@ FACTOR_COLUMNS = [
     "f_s3_hi",
 ]
 MAPPING_COLUMNS = [
+    PERIOD,
     LINE_KEY,
     "status",
     "reason",
     "kind",
     "method",
+    "provider",
+    "region",
     "instance_type",
     "type_source",
     "use_pricing",
@@ -108,215 +116,305 @@ def factors_for(
     raise GreenOpsError(f"no energy model for {kind!r} usage")
 
 
-def _labels(size: int, *choices: tuple[pd.Series, str]) -> list[str | None]:
-    """Per row, the label of the last choice whose mask is true (None where none is)."""
-    out: list[str | None] = [None] * size
-    for mask, label in choices:
-        for index in np.flatnonzero(mask.to_numpy()):
-            out[index] = label
-    return out
+NULL = "\x00"  # stands for a missing value in join keys (SQL joins never match NULLs)
+BUSY_KINDS = ["instance", "vcpu", "function"]
+GROUP_COLUMNS = ["kind", "provider", "region", "instance_type", "medium", "replication"]
+UNTYPED = (
+    "usage hours without an instance type: name it in the billing (SkuPriceDetails) or "
+    "import it per resource (sentier carbon resources import)"
+)
 
 
-def _text(series: pd.Series) -> pd.Series:
-    return series.astype(object).where(series.notna(), None)
-
-
-def _usage_frame(coefficients: Coefficients, signatures: pd.DataFrame) -> pd.DataFrame:
+def _usage_frame(
+    coefficients: Coefficients, signatures: pd.DataFrame, names: list[str]
+) -> pd.DataFrame:
+    """Each distinct description classified (``classify``), keyed by its signature columns."""
     rows = []
     for record in signatures.to_dict("records"):
-        usage: Usage = classify(coefficients, {str(k): v for k, v in record.items()})
-        rows.append(
+        values = {
+            name: (None if record[f"s_{i}"] == NULL else record[f"s_{i}"])
+            for i, name in enumerate(names)
+        }
+        usage: Usage = classify(coefficients, values)
+        row = {f"s_{i}": record[f"s_{i}"] for i in range(len(names))}
+        row.update(
             {
-                "sig": record["sig"],
                 "u_status": usage.status,
                 "u_reason": usage.reason,
                 "kind": usage.kind,
                 "provider": usage.provider,
                 "region": usage.region,
-                "per_unit": usage.per_unit,
-                "use_pricing": usage.use_pricing,
+                "per_unit": float(usage.per_unit),
+                "use_pricing": bool(usage.use_pricing),
                 "inline_type": usage.instance_type,
                 "medium": usage.medium,
                 "replication": usage.replication,
             }
         )
-    return pd.DataFrame(rows)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for column in (
+        "u_reason",
+        "kind",
+        "provider",
+        "region",
+        "inline_type",
+        "medium",
+        "replication",
+    ):
+        frame[column] = frame[column].astype(object)
+    return frame
 
 
-def _group_factors(
-    coefficients: Coefficients, groups: pd.DataFrame
-) -> tuple[pd.DataFrame, list[str]]:
+def _group_factors(coefficients: Coefficients, groups: pd.DataFrame) -> pd.DataFrame:
     """Linear factor columns per (kind, provider, region, type, medium, replication)."""
     out: list[dict[str, Any]] = []
     for record in groups.to_dict("records"):
+        key = {f"g_{c}": record[c] for c in GROUP_COLUMNS}
+        values = {c: (None if record[c] == NULL else record[c]) for c in GROUP_COLUMNS}
+        row: dict[str, Any] = {**key, "g_error": None}
         try:
             f = factors_for(
                 coefficients,
-                record["kind"],
-                record["provider"],
-                record["region"] or "",
-                instance_type=record["instance_type"],
-                medium=record["medium"],
-                replication=record["replication"],
+                str(values["kind"]),
+                str(values["provider"]),
+                values["region"] or "",
+                instance_type=values["instance_type"],
+                medium=values["medium"],
+                replication=values["replication"],
             )
         except GreenOpsError as error:
-            out.append({"group": record["group"], "g_error": str(error)})
-            continue
-        row: dict[str, Any] = {"group": record["group"], "g_error": None}
+            row["g_error"] = str(error)
+            f = None
         for component in COMPONENTS:
-            value = f.components.get(component)
+            value = f.components.get(component) if f else None
             row[f"c_{component}_a"] = value.a if value else 0.0
             row[f"c_{component}_b"] = value.b if value else 0.0
         row.update(
             {
-                "it_lo_a": f.it_low.a,
-                "it_lo_b": f.it_low.b,
-                "it_hi_a": f.it_high.a,
-                "it_hi_b": f.it_high.b,
-                "pue": f.pue,
-                "pue_lo": f.pue_low,
-                "pue_hi": f.pue_high,
-                "gl": f.grid_location,
-                "gl_lo": f.grid_location_low,
-                "gl_hi": f.grid_location_high,
-                "gm": f.grid_market,
-                "gm_lo": f.grid_market_low,
-                "gm_hi": f.grid_market_high,
-                "market_known": f.market_known,
-                "s3": f.scope3,
-                "s3_lo": f.scope3_low,
-                "s3_hi": f.scope3_high,
+                "it_lo_a": f.it_low.a if f else 0.0,
+                "it_lo_b": f.it_low.b if f else 0.0,
+                "it_hi_a": f.it_high.a if f else 0.0,
+                "it_hi_b": f.it_high.b if f else 0.0,
+                "pue": f.pue if f else 0.0,
+                "pue_lo": f.pue_low if f else 0.0,
+                "pue_hi": f.pue_high if f else 0.0,
+                "gl": f.grid_location if f else 0.0,
+                "gl_lo": f.grid_location_low if f else 0.0,
+                "gl_hi": f.grid_location_high if f else 0.0,
+                "gm": f.grid_market if f else 0.0,
+                "gm_lo": f.grid_market_low if f else 0.0,
+                "gm_hi": f.grid_market_high if f else 0.0,
+                "market_known": bool(f.market_known) if f else False,
+                "s3": f.scope3 if f else 0.0,
+                "s3_lo": f.scope3_low if f else 0.0,
+                "s3_hi": f.scope3_high if f else 0.0,
             }
         )
         out.append(row)
     frame = pd.DataFrame(out)
-    return frame, [c for c in frame.columns if c not in ("group", "g_error")]
+    frame["g_error"] = frame["g_error"].astype(object)
+    return frame
+
+
+def _schema_of(frame: pd.DataFrame) -> Any:
+    """An explicit schema: object columns are strings even when every value is missing."""
+    types: dict[str, str] = {}
+    for name, dtype in frame.dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
+            types[str(name)] = "boolean"
+        elif pd.api.types.is_float_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+            types[str(name)] = "float64"
+        else:
+            types[str(name)] = "string"
+    return ibis.schema(types)
+
+
+def _resource_tables(resources: ResourceFacts) -> tuple[Any, Any]:
+    types = pd.DataFrame(
+        {
+            "h_resource": list(resources.instance_types),
+            "h_type": list(resources.instance_types.values()),
+        }
+    )
+    util = pd.DataFrame(
+        {
+            "m_resource": [r for r, _ in resources.utilization],
+            "m_period": [p for _, p in resources.utilization],
+            "m_u": [float(v) for v in resources.utilization.values()],
+        }
+    )
+    return (
+        ibis.memtable(types, schema=ibis.schema({"h_resource": "string", "h_type": "string"})),
+        ibis.memtable(
+            util,
+            schema=ibis.schema({"m_resource": "string", "m_period": "string", "m_u": "float64"}),
+        ),
+    )
+
+
+def mapping_expr(facts: Facts, coefficients: Coefficients, resources: ResourceFacts) -> Any:
+    """Ibis: the CCF carbon mapping of every key of ``facts`` (see module doc).
+
+    Python only classifies the distinct descriptions and evaluates the model for the distinct
+    (kind, provider, region, instance type, storage class) groups; joining them to the keys and
+    computing every factor is one expression on the facts' backend.
+    """
+    keys = facts.keys()
+    names = [c for c in SIGNATURE if c in keys.columns]
+    k = keys.select(
+        keys[PERIOD],
+        keys[LINE_KEY],
+        keys.ResourceId,
+        **{f"s_{i}": keys[c].cast("string").fill_null(NULL) for i, c in enumerate(names)},
+    )
+    signatures = k.select([f"s_{i}" for i in range(len(names))]).distinct().to_pandas()
+    if signatures.empty:
+        return None
+    usage_frame = _usage_frame(coefficients, signatures, names)
+    usage = ibis.memtable(usage_frame, schema=_schema_of(usage_frame))
+    e = k.join(usage, [f"s_{i}" for i in range(len(names))])
+    types, util = _resource_tables(resources)
+    e = e.left_join(types, e.ResourceId == types.h_resource)
+    e = e.left_join(util, (e.ResourceId == util.m_resource) & (e[PERIOD] == util.m_period))
+    always = util.filter(util.m_period == "").rename(a_resource="m_resource", a_u="m_u")
+    e = e.left_join(always.select("a_resource", "a_u"), e.ResourceId == always.a_resource)
+    is_instance = e.kind == "instance"
+    instance_type = ibis.ifelse(is_instance, e.inline_type.coalesce(e.h_type), ibis.null("string"))
+    untyped = is_instance & (e.u_status == ESTIMATED) & instance_type.isnull()
+    e = e.mutate(
+        instance_type=instance_type,
+        type_source=ibis.cases(
+            (is_instance & e.inline_type.notnull(), "billing line"),
+            (is_instance & e.h_type.notnull(), "resource facts"),
+            else_=ibis.null("string"),
+        ),
+        status=ibis.ifelse(untyped, NOT_ESTIMATED, e.u_status),
+        reason=ibis.ifelse(untyped, UNTYPED, e.u_reason),
+        u_measured=e.m_u.coalesce(e.a_u),
+    )
+    # Materialised once: both the distinct groups and the final factors read it.
+    e = e.drop(*[f"s_{i}" for i in range(len(names))]).cache()
+    estimated = e.filter(e.status == ESTIMATED)
+    groups = (
+        estimated.select(**{c: estimated[c].cast("string").fill_null(NULL) for c in GROUP_COLUMNS})
+        .distinct()
+        .to_pandas()
+    )
+    if not groups.empty:
+        factor_frame = _group_factors(coefficients, groups)
+        factors = ibis.memtable(factor_frame, schema=_schema_of(factor_frame))
+        e = e.left_join(
+            factors,
+            [e[c].cast("string").fill_null(NULL) == factors[f"g_{c}"] for c in GROUP_COLUMNS],
+        )
+        failed = (e.status == ESTIMATED) & e.g_error.notnull()
+        e = e.mutate(
+            status=ibis.ifelse(failed, NOT_ESTIMATED, e.status),
+            reason=ibis.ifelse(failed, e.g_error, e.reason),
+        )
+    else:
+        zero = ibis.literal(0.0)
+        e = e.mutate(
+            **{f"c_{c}_{x}": zero for c in COMPONENTS for x in "ab"},
+            **{
+                n: zero
+                for n in (
+                    "it_lo_a",
+                    "it_lo_b",
+                    "it_hi_a",
+                    "it_hi_b",
+                    "pue",
+                    "pue_lo",
+                    "pue_hi",
+                    "gl",
+                    "gl_lo",
+                    "gl_hi",
+                    "gm",
+                    "gm_lo",
+                    "gm_hi",
+                    "s3",
+                    "s3_lo",
+                    "s3_hi",
+                )
+            },
+            market_known=ibis.literal(False),
+        )
+
+    def col(name: str) -> Any:
+        return e[name].fill_null(0.0)
+
+    default_u = ibis.cases(
+        *[
+            (e.provider == name, p.default_utilization)
+            for name, p in coefficients.providers.items()
+        ],
+        else_=0.5,
+    )
+    measured = e.u_measured.notnull()
+    u = e.u_measured.coalesce(default_u)
+    low_default, high_default = coefficients.uncertainty.utilization_default
+    delta = coefficients.uncertainty.utilization_measured
+    u_lo = ibis.ifelse(measured, ibis.greatest(u - delta, 0.0), low_default)
+    u_hi = ibis.ifelse(measured, ibis.least(u + delta, 1.0), high_default)
+    per = ibis.ifelse(e.status == ESTIMATED, e.per_unit, 0.0)
+    parts = {c: col(f"c_{c}_a") + col(f"c_{c}_b") * u for c in COMPONENTS}
+    it = parts["compute"] + parts["memory"] + parts["gpu"] + parts["storage"] + parts["network"]
+    it_lo = col("it_lo_a") + col("it_lo_b") * u_lo
+    it_hi = col("it_hi_a") + col("it_hi_b") * u_hi
+    kwh, kwh_lo, kwh_hi = it * col("pue"), it_lo * col("pue_lo"), it_hi * col("pue_hi")
+    busy = e.kind.isin(BUSY_KINDS)
+    return e.select(
+        e[PERIOD],
+        e[LINE_KEY],
+        e.status,
+        e.reason,
+        e.kind,
+        method=ibis.ifelse(e.status == ESTIMATED, "ccf", ibis.null("string")),
+        provider=e.provider,
+        region=e.region,
+        instance_type=e.instance_type,
+        type_source=e.type_source,
+        use_pricing=e.use_pricing,
+        per_unit=e.per_unit,
+        utilization=ibis.ifelse(busy, u, ibis.null("float64")),
+        utilization_source=ibis.cases(
+            (busy & measured, "measured"), (busy, "default"), else_=ibis.null("string")
+        ),
+        market_known=e.market_known.fill_null(False),
+        f_kwh=kwh * per,
+        **{f"f_{c}": parts[c] * per for c in COMPONENTS},
+        f_s2l=kwh * col("gl") * per,
+        f_s2l_lo=kwh_lo * col("gl_lo") * per,
+        f_s2l_hi=kwh_hi * col("gl_hi") * per,
+        f_s2m=kwh * col("gm") * per,
+        f_s2m_lo=kwh_lo * col("gm_lo") * per,
+        f_s2m_hi=kwh_hi * col("gm_hi") * per,
+        f_s3=col("s3") * per,
+        f_s3_lo=col("s3_lo") * per,
+        f_s3_hi=col("s3_hi") * per,
+    )
 
 
 def build_mapping(
-    keys: pd.DataFrame,
+    facts: Facts,
     coefficients: Coefficients,
     resources: ResourceFacts,
     *,
     method: str = "ccf",
     boavizta_hours: Callable[..., Any] | None = None,
 ) -> pd.DataFrame:
-    """Per-unit carbon factors of every key (see module doc); ``keys`` holds ``PERIOD``,
-    ``LINE_KEY``, ``ResourceId`` and the ``SIGNATURE`` columns."""
+    """The carbon mapping as a frame (one row per ``line_key``), Boavizta's figures applied."""
     if method not in METHODS:
         raise GreenOpsError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-    frame = keys.drop_duplicates(LINE_KEY).reset_index(drop=True)
-    if frame.empty:
+    expr = mapping_expr(facts, coefficients, resources)
+    if expr is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in MAPPING_COLUMNS})
-    for column in [*SIGNATURE, "ResourceId", PERIOD]:
-        if column not in frame:
-            frame[column] = None
-        frame[column] = _text(frame[column])
-    filled = frame[SIGNATURE].fillna("\x00")
-    frame["sig"] = filled.groupby(SIGNATURE, sort=False).ngroup()
-    signatures = frame.drop_duplicates("sig")[["sig", *SIGNATURE]]
-    usage = _usage_frame(coefficients, signatures)
-    frame = frame.merge(usage, on="sig", how="left")
-
-    # The instance type: named on the line, else imported for its resource.
-    hinted = frame["ResourceId"].map(lambda r: resources.instance_types.get(r) if r else None)
-    frame["instance_type"] = frame["inline_type"].where(frame["inline_type"].notna(), hinted)
-    frame["type_source"] = _labels(
-        len(frame),
-        (hinted.notna(), "resource facts"),
-        (frame["inline_type"].notna(), "billing line"),
-    )
-    frame["status"] = frame["u_status"]
-    frame["reason"] = frame["u_reason"]
-    is_instance = (frame["kind"] == "instance") & (frame["status"] == ESTIMATED)
-    untyped = is_instance & frame["instance_type"].isna()
-    frame.loc[untyped, "status"] = NOT_ESTIMATED
-    frame.loc[untyped, "reason"] = (
-        "usage hours without an instance type: name it in the billing (SkuPriceDetails) or "
-        "import it per resource (sentier carbon resources import)"
-    )
-    not_instance = frame["kind"] != "instance"
-    frame.loc[not_instance, "instance_type"] = None
-    frame.loc[not_instance, "type_source"] = None
-
-    estimated = frame["status"] == ESTIMATED
-    group_columns = ["kind", "provider", "region", "instance_type", "medium", "replication"]
-    grouped = frame.loc[estimated, group_columns].fillna("\x00")
-    frame["group"] = -1
-    if estimated.any():
-        frame.loc[estimated, "group"] = grouped.groupby(group_columns, sort=False).ngroup()
-    groups = frame.loc[estimated].drop_duplicates("group")[["group", *group_columns]]
-    factor_frame, factor_columns = _group_factors(coefficients, groups)
-    if not factor_frame.empty:
-        frame = frame.merge(factor_frame, on="group", how="left")
-        failed = frame["g_error"].notna() & (frame["status"] == ESTIMATED)
-        frame.loc[failed, "status"] = NOT_ESTIMATED
-        frame.loc[failed, "reason"] = frame.loc[failed, "g_error"]
-    for column in factor_columns or []:
-        frame[column] = frame[column].fillna(0.0) if column != "market_known" else frame[column]
-    estimated = frame["status"] == ESTIMATED
-
-    # Utilisation: measured for the resource and month, else the provider's default.
-    defaults = frame["provider"].map(
-        lambda p: (
-            coefficients.providers[p].default_utilization if p in coefficients.providers else 0.5
-        )
-    )
-    measured = pd.Series(
-        [
-            resources.utilization_of(r, p)
-            for r, p in zip(frame["ResourceId"], frame[PERIOD], strict=True)
-        ],
-        index=frame.index,
-        dtype="float64",
-    )
-    has_measure = measured.notna()
-    u = measured.where(has_measure, defaults).astype("float64").to_numpy()
-    u_default_lo, u_default_hi = coefficients.uncertainty.utilization_default
-    delta = coefficients.uncertainty.utilization_measured
-    u_lo = np.where(has_measure, np.clip(u - delta, 0, 1), u_default_lo)
-    u_hi = np.where(has_measure, np.clip(u + delta, 0, 1), u_default_hi)
-    frame["utilization"] = np.where(frame["kind"].isin(["instance", "vcpu", "function"]), u, np.nan)
-    busy = frame["kind"].isin(["instance", "vcpu", "function"])
-    frame["utilization_source"] = _labels(
-        len(frame), (busy, "default"), (busy & has_measure, "measured")
-    )
-
-    def col(name: str) -> np.ndarray:
-        if name in frame:
-            return frame[name].fillna(0.0).astype("float64").to_numpy()
-        return np.zeros(len(frame))
-
-    per = frame["per_unit"].fillna(0.0).astype("float64").to_numpy() * estimated.to_numpy()
-    it = np.zeros(len(frame))
-    for component in COMPONENTS:
-        value = col(f"c_{component}_a") + col(f"c_{component}_b") * u
-        frame[f"f_{component}"] = value * per
-        it += value
-    it_lo = col("it_lo_a") + col("it_lo_b") * u_lo
-    it_hi = col("it_hi_a") + col("it_hi_b") * u_hi
-    kwh = it * col("pue")
-    kwh_lo, kwh_hi = it_lo * col("pue_lo"), it_hi * col("pue_hi")
-    frame["f_kwh"] = kwh * per
-    frame["f_s2l"] = kwh * col("gl") * per
-    frame["f_s2l_lo"] = kwh_lo * col("gl_lo") * per
-    frame["f_s2l_hi"] = kwh_hi * col("gl_hi") * per
-    frame["f_s2m"] = kwh * col("gm") * per
-    frame["f_s2m_lo"] = kwh_lo * col("gm_lo") * per
-    frame["f_s2m_hi"] = kwh_hi * col("gm_hi") * per
-    frame["f_s3"] = col("s3") * per
-    frame["f_s3_lo"] = col("s3_lo") * per
-    frame["f_s3_hi"] = col("s3_hi") * per
-    frame["market_known"] = (
-        frame["market_known"].fillna(False).astype(bool) if "market_known" in frame else False
-    )
-    frame["method"] = _labels(len(frame), (estimated, "ccf"))
+    frame: pd.DataFrame = expr.to_pandas().reset_index(drop=True)
     if method == "boavizta":
+        u = frame["utilization"].fillna(0.5).astype("float64").to_numpy()
         _apply_boavizta(frame, u, boavizta_hours or boavizta.instance_hours)
-    frame[LINE_KEY] = frame[LINE_KEY].astype("int64")
-    frame["use_pricing"] = frame["use_pricing"].fillna(False).astype(bool)
-    frame["per_unit"] = frame["per_unit"].fillna(0.0).astype("float64")
-    return frame[MAPPING_COLUMNS].reset_index(drop=True)
+    return frame[MAPPING_COLUMNS]
 
 
 def _apply_boavizta(frame: pd.DataFrame, u: np.ndarray, hours_of: Callable[..., Any]) -> None:
@@ -361,24 +459,23 @@ def _apply_boavizta(frame: pd.DataFrame, u: np.ndarray, hours_of: Callable[..., 
         frame.at[index, "f_s3_hi"] = figure.embedded_range[1] * per
 
 
-def key_inputs(facts: Facts) -> pd.DataFrame:
-    """The columns of the facts' keys the mapping reads."""
-    keys = facts.keys()
-    available = set(keys.columns)
-    wanted = [PERIOD, LINE_KEY, "ResourceId", *[c for c in SIGNATURE if c in available]]
-    frame: pd.DataFrame = keys.select(wanted).to_pandas()
-    return frame
-
-
-def carbon_mapping(
+def mapping_file(
     facts: Facts,
     coefficients: Coefficients,
     resources: ResourceFacts,
     *,
     method: str = "ccf",
     store: FactStore | None = None,
-) -> pd.DataFrame:
-    """The carbon mapping of the facts, cached until any of its inputs changes."""
+) -> Path | None:
+    """The cached Parquet file of the carbon mapping (built when missing); None without facts.
+
+    Cached under ``SENTIER_HOME/facts/greenops/_cache`` until the facts, the coefficients,
+    the resource facts, the method or this code's mapping version change.
+    """
+    if not facts.periods:
+        return None
+    if method not in METHODS:
+        raise GreenOpsError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     fingerprint = hashlib.sha1(
         "|".join(
             [
@@ -395,21 +492,40 @@ def carbon_mapping(
     cache = (store or facts.store).dataset("greenops").root / "_cache"
     path = cache / f"carbon-{fingerprint}.parquet"
     if path.is_file():
-        try:
-            return pd.read_parquet(path)
-        except (OSError, ValueError):
-            path.unlink(missing_ok=True)
-    mapping = build_mapping(key_inputs(facts), coefficients, resources, method=method)
-    if facts.periods:
-        cache.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(
-            f".{hashlib.sha1(str(id(mapping)).encode()).hexdigest()[:6]}.tmp"
+        return path
+    cache.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.stem}.{uuid.uuid4().hex[:8]}.tmp")
+    expr = mapping_expr(facts, coefficients, resources) if method == "ccf" else None
+    if expr is not None and _is_duckdb(facts.con):
+        facts.con.to_parquet(expr, str(temporary))
+    else:
+        build_mapping(facts, coefficients, resources, method=method).to_parquet(
+            temporary, index=False
         )
-        mapping.to_parquet(temporary, index=False)
-        temporary.replace(path)
-        for old in sorted(cache.glob("carbon-*.parquet"), key=lambda p: p.stat().st_mtime)[:-8]:
-            old.unlink(missing_ok=True)
-    return mapping
+    temporary.replace(path)
+    for old in sorted(cache.glob("carbon-*.parquet"), key=lambda p: p.stat().st_mtime)[:-8]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def _is_duckdb(con: Any) -> bool:
+    return "duckdb" in type(con).__module__
+
+
+def carbon_mapping(
+    facts: Facts,
+    coefficients: Coefficients,
+    resources: ResourceFacts,
+    *,
+    method: str = "ccf",
+    store: FactStore | None = None,
+) -> pd.DataFrame:
+    """The carbon mapping as a frame (for explanations and small lookups)."""
+    path = mapping_file(facts, coefficients, resources, method=method, store=store)
+    if path is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in MAPPING_COLUMNS})
+    frame: pd.DataFrame = pd.read_parquet(path)
+    return frame
 
 
 __all__ = [
@@ -420,4 +536,6 @@ __all__ = [
     "build_mapping",
     "carbon_mapping",
     "factors_for",
+    "mapping_expr",
+    "mapping_file",
 ]

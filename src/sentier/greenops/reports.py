@@ -32,7 +32,14 @@ from sentier.finops import (
 from sentier.greenops.classify import ESTIMATED, NOT_ESTIMATED, NOT_USAGE
 from sentier.greenops.coefficients import Coefficients
 from sentier.greenops.errors import GreenOpsError
-from sentier.greenops.mapping import FACTOR_COLUMNS, LINE_KEY, PERIOD, carbon_mapping
+from sentier.greenops.mapping import (
+    FACTOR_COLUMNS,
+    LINE_KEY,
+    MAPPING_COLUMNS,
+    PERIOD,
+    carbon_mapping,
+    mapping_file,
+)
 from sentier.greenops.resources import ResourceFacts
 
 NONE_LABEL = "(none)"
@@ -83,6 +90,7 @@ class CarbonContext:
     resources: ResourceFacts
     method: str = "ccf"
     _mapping: pd.DataFrame | None = field(default=None, repr=False)
+    _table: Any = field(default=None, repr=False)
 
     def mapping(self) -> pd.DataFrame:
         if self._mapping is None:
@@ -92,10 +100,52 @@ class CarbonContext:
         return self._mapping
 
     def mapping_expr(self) -> Any:
-        frame = self.mapping()[
-            [LINE_KEY, "status", "kind", "instance_type", "use_pricing", *FACTOR_COLUMNS]
+        """The mapping as a table of the facts' backend (its Parquet file read in place)."""
+        wanted = [
+            PERIOD,
+            LINE_KEY,
+            "status",
+            "kind",
+            "instance_type",
+            "use_pricing",
+            *FACTOR_COLUMNS,
         ]
-        return ibis.memtable(frame)
+        path = mapping_file(self.facts, self.coefficients, self.resources, method=self.method)
+        if path is None:
+            return ibis.memtable(self.mapping()[wanted])
+        if self._table is None:
+            from sentier.analytics import read_parquet_files
+
+            self._table = read_parquet_files(self.facts.con, [path], _schema()).select(wanted)
+        return self._table
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    strings = {
+        "provider",
+        "region",
+        "status",
+        "reason",
+        "kind",
+        "method",
+        "instance_type",
+        "type_source",
+        "utilization_source",
+    }
+    fields = []
+    for name in MAPPING_COLUMNS:
+        if name == LINE_KEY:
+            kind: Any = pa.int64()
+        elif name in strings or name == PERIOD:
+            kind = pa.string()
+        elif name in ("use_pricing", "market_known"):
+            kind = pa.bool_()
+        else:
+            kind = pa.float64()
+        fields.append(pa.field(name, kind))
+    return pa.schema(fields)
 
 
 def _float(value: Any) -> float:
@@ -152,7 +202,7 @@ def carbon_expr(
     allocation = mapping_table(mapping_for(facts, ctx.snapshot, ctx.rules))
     joined = (
         summed.join(keys, [PERIOD, LINE_KEY])
-        .join(ctx.mapping_expr(), LINE_KEY)
+        .join(ctx.mapping_expr(), [PERIOD, LINE_KEY])
         .join(allocation, LINE_KEY)
     )
     quantity = ibis.ifelse(joined.use_pricing, joined.pricing, joined.consumed).fill_null(0)
@@ -488,12 +538,12 @@ def _coverage(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def not_estimated_reasons(ctx: CarbonContext, *, limit: int = 20) -> list[dict[str, Any]]:
     """Why lines are not estimated, with how many descriptions and their cost, biggest first."""
     mapping = ctx.mapping()
-    reasons = mapping.loc[mapping["status"] != ESTIMATED, [LINE_KEY, "status", "reason"]]
+    reasons = mapping.loc[mapping["status"] != ESTIMATED, [PERIOD, LINE_KEY, "status", "reason"]]
     if reasons.empty:
         return []
     monthly = ctx.facts.monthly()
     table = ibis.memtable(reasons.fillna({"reason": ""}))
-    joined = monthly.join(table, LINE_KEY)
+    joined = monthly.join(table, [PERIOD, LINE_KEY])
     grouped = joined.group_by(["status", "reason"]).aggregate(
         lines=joined.lines.sum(), cost=joined.EffectiveCost.sum(), descriptions=joined.count()
     )
@@ -582,9 +632,9 @@ def yearly_summary(ctx: CarbonContext, *, year: int | None = None) -> dict[str, 
 
 def _market_energy_share(ctx: CarbonContext) -> float | None:
     mapping = ctx.mapping()
-    table = ibis.memtable(mapping[[LINE_KEY, "use_pricing", "f_kwh", "market_known"]])
+    table = ibis.memtable(mapping[[PERIOD, LINE_KEY, "use_pricing", "f_kwh", "market_known"]])
     monthly = ctx.facts.monthly()
-    joined = monthly.join(table, LINE_KEY)
+    joined = monthly.join(table, [PERIOD, LINE_KEY])
     quantity = ibis.ifelse(
         joined.use_pricing, joined.PricingQuantity, joined.ConsumedQuantity
     ).fill_null(0)
