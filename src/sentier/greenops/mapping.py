@@ -253,7 +253,12 @@ def _resource_tables(resources: ResourceFacts) -> tuple[Any, Any]:
     )
 
 
-def mapping_expr(facts: Facts, coefficients: Coefficients, resources: ResourceFacts) -> Any:
+def mapping_expr(
+    facts: Facts,
+    coefficients: Coefficients,
+    resources: ResourceFacts,
+    temporary: list[str] | None = None,
+) -> Any:
     """Ibis: the CCF carbon mapping of every key of ``facts`` (see module doc).
 
     Python only classifies the distinct descriptions and evaluates the model for the distinct
@@ -293,8 +298,14 @@ def mapping_expr(facts: Facts, coefficients: Coefficients, resources: ResourceFa
         reason=ibis.ifelse(untyped, UNTYPED, e.u_reason),
         u_measured=e.m_u.coalesce(e.a_u),
     )
-    # Materialised once: both the distinct groups and the final factors read it.
-    e = e.drop(*[f"s_{i}" for i in range(len(names))]).cache()
+    e = e.drop(*[f"s_{i}" for i in range(len(names))])
+    if temporary is not None and _is_duckdb(facts.con):
+        # Materialised once (the caller drops it): the distinct groups and the final factors
+        # both read it.
+        name = f"greenops_keys_{uuid.uuid4().hex[:12]}"
+        facts.con.create_table(name, e, temp=True)
+        temporary.append(name)
+        e = facts.con.table(name)
     estimated = e.filter(e.status == ESTIMATED)
     groups = (
         estimated.select(**{c: estimated[c].cast("string").fill_null(NULL) for c in GROUP_COLUMNS})
@@ -495,10 +506,15 @@ def mapping_file(
         return path
     cache.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f"{path.stem}.{uuid.uuid4().hex[:8]}.tmp")
-    expr = mapping_expr(facts, coefficients, resources) if method == "ccf" else None
-    if expr is not None and _is_duckdb(facts.con):
-        facts.con.to_parquet(expr, str(temporary))
-    else:
+    tables: list[str] = []
+    try:
+        expr = mapping_expr(facts, coefficients, resources, tables) if method == "ccf" else None
+        if expr is not None and _is_duckdb(facts.con):
+            facts.con.to_parquet(expr, str(temporary))
+    finally:
+        for name in tables:
+            facts.con.con.execute(f"DROP TABLE IF EXISTS {name}")
+    if not temporary.exists():
         build_mapping(facts, coefficients, resources, method=method).to_parquet(
             temporary, index=False
         )

@@ -119,6 +119,53 @@ class CarbonContext:
             self._table = read_parquet_files(self.facts.con, [path], _schema()).select(wanted)
         return self._table
 
+    def owned_expr(self) -> Any | None:
+        """Carbon mapping and FinOps' allocation joined once and cached (DuckDB), or None.
+
+        Reports then join one table to the lines instead of two; the file is keyed by the
+        carbon mapping and by everything the allocation depends on (catalog, rules, plan).
+        """
+        path = mapping_file(self.facts, self.coefficients, self.resources, method=self.method)
+        if path is None or "duckdb" not in type(self.facts.con).__module__:
+            return None
+        import hashlib
+        import uuid
+
+        from sentier.analytics import read_parquet_files
+
+        fingerprint = hashlib.sha1(
+            "|".join(
+                [
+                    path.name,
+                    self.snapshot.fingerprint(),
+                    self.rules.fingerprint(),
+                    self.facts.plan.model.model_dump_json(),
+                ]
+            ).encode("utf-8")
+        ).hexdigest()[:20]
+        owned = path.parent / f"owned-{fingerprint}.parquet"
+        if not owned.is_file():
+            carbon = read_parquet_files(self.facts.con, [path], _schema())
+            allocation = mapping_table(mapping_for(self.facts, self.snapshot, self.rules))
+            wanted = [
+                PERIOD,
+                LINE_KEY,
+                "status",
+                "kind",
+                "instance_type",
+                "use_pricing",
+                *FACTOR_COLUMNS,
+            ]
+            expr = carbon.select(wanted).join(allocation, LINE_KEY)
+            temporary = owned.with_name(f"{owned.stem}.{uuid.uuid4().hex[:8]}.tmp")
+            self.facts.con.to_parquet(expr, str(temporary))
+            temporary.replace(owned)
+            for old in sorted(
+                owned.parent.glob("owned-*.parquet"), key=lambda p: p.stat().st_mtime
+            )[:-8]:
+                old.unlink(missing_ok=True)
+        return self.facts.con.read_parquet(str(owned))
+
 
 def _schema() -> Any:
     import pyarrow as pa
@@ -199,12 +246,16 @@ def carbon_expr(
     carbon_dims = [d for d in key_dims if d in ("kind", "instance_type")]
     fact_dims = [d for d in key_dims if d not in carbon_dims and d != PERIOD]
     keys = facts.keys().select([PERIOD, LINE_KEY, "BillingCurrency", *fact_dims])
-    allocation = mapping_table(mapping_for(facts, ctx.snapshot, ctx.rules))
-    joined = (
-        summed.join(keys, [PERIOD, LINE_KEY])
-        .join(ctx.mapping_expr(), [PERIOD, LINE_KEY])
-        .join(allocation, LINE_KEY)
-    )
+    owned = ctx.owned_expr()
+    if owned is not None:
+        joined = summed.join(keys, [PERIOD, LINE_KEY]).join(owned, [PERIOD, LINE_KEY])
+    else:
+        allocation = mapping_table(mapping_for(facts, ctx.snapshot, ctx.rules))
+        joined = (
+            summed.join(keys, [PERIOD, LINE_KEY])
+            .join(ctx.mapping_expr(), [PERIOD, LINE_KEY])
+            .join(allocation, LINE_KEY)
+        )
     quantity = ibis.ifelse(joined.use_pricing, joined.pricing, joined.consumed).fill_null(0)
     by = [
         PERIOD,
