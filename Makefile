@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# GreenOps' Boavizta cross-check: boaviztapi pins an old FastAPI/pandas for its own server;
+	# the library part sentier calls works with ours, so it comes without its pins.
+	$(BIN)/python -m pip install --quiet --no-deps 'boaviztapi==2.5.0'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -34,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/nab.py
 	$(BIN)/python bench/incidents.py
 	$(BIN)/python bench/finops.py
+	$(BIN)/python bench/carbon.py
 
 clean:
 	rm -rf $(VENV) .sentier .pytest_cache .mypy_cache .ruff_cache

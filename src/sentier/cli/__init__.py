@@ -7,6 +7,7 @@ import typer
 from sentier import __version__
 from sentier.cli import (
     alerts,
+    carbon,
     catalog,
     cost,
     db,
@@ -44,6 +45,7 @@ app.add_typer(metrics.app, name="metrics")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(alerts.incidents_app, name="incidents")
 app.add_typer(cost.app, name="cost")
+app.add_typer(carbon.app, name="carbon")
 
 
 @app.command()

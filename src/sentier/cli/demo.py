@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -59,6 +59,7 @@ def up(
     )
     _scan_terraform(engine, directory / "terraform")
     _ingest_alert_storm(engine, directory / "aiops" / "alerts" / "storm.json")
+    _greenops_step(engine, directory)
     with session_scope(engine) as session:
         issued = auth.create_token(
             session, name="demo-admin", role="admin", created_by="sentier demo up"
@@ -117,3 +118,20 @@ def _scan_terraform(engine, terraform: Path) -> None:  # type: ignore[no-untyped
         f"security scan of the demo Terraform: {len(result.open)} open findings "
         "(see /policy in the portal)"
     )
+
+
+def _greenops_step(engine: Any, directory: Path) -> None:
+    """GreenOps: the demo billing (if not ingested yet) and its machines' facts, for carbon."""
+    from sentier.analytics import FactStore
+    from sentier.finops import ingest
+    from sentier.greenops import read_resource_csv, resource_sources, store_resource_facts
+    from sentier.store import session_scope
+
+    if not FactStore.default().dataset("finops").manifest().periods():
+        report = ingest(engine, [directory / "billing"])
+        console.print(f"demo billing: {report.rows:,} lines ingested ({report.status})")
+    with session_scope(engine) as session:
+        if not any(s["source"] == "demo-inventory" for s in resource_sources(session)):
+            facts = read_resource_csv(directory / "greenops" / "resources.csv")
+            store_resource_facts(session, "demo-inventory", facts)
+            console.print(f"demo machines: {len(facts)} instance types and CPU averages")

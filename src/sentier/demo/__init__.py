@@ -12,6 +12,7 @@ from pathlib import Path
 from sentier.demo.aiops_files import write_aiops
 from sentier.demo.billing_files import write_billing
 from sentier.demo.catalog_files import write_catalog
+from sentier.demo.greenops_files import write_greenops
 from sentier.demo.organisation import Organisation, build_organisation
 from sentier.demo.terraform_files import write_terraform
 
@@ -21,6 +22,7 @@ WRITERS: list[tuple[str, Writer]] = [
     ("terraform", write_terraform),
     ("aiops", write_aiops),
     ("billing", write_billing),
+    ("greenops", write_greenops),
 ]
 
 

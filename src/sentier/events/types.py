@@ -25,3 +25,6 @@ FINOPS_FILE_QUARANTINED = "io.sentier.finops.file.quarantined"
 FINOPS_BUDGET_CROSSED = "io.sentier.finops.budget.crossed"
 FINOPS_BUDGET_FORECAST_CROSSED = "io.sentier.finops.budget.forecast_crossed"
 FINOPS_ANOMALY_DETECTED = "io.sentier.finops.anomaly.detected"
+
+# -- greenops --------------------------------------------------------------------------------
+GREENOPS_RESOURCES_IMPORTED = "io.sentier.greenops.resources.imported"

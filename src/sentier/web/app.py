@@ -48,6 +48,7 @@ NAV: list[tuple[str, str, str]] = [
     ("/events", "Events", "viewer"),
     ("/webhooks", "Webhooks", "viewer"),
     ("/sources", "Sources", "viewer"),
+    ("/greenops", "GreenOps", "viewer"),
     ("/audit", "Audit log", "admin"),
 ]
 

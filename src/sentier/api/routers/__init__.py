@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from sentier.api.routers import admin, aiops, backstage, catalog, events, health, policy, sources
+from sentier.api.routers import (
+    admin,
+    aiops,
+    backstage,
+    catalog,
+    events,
+    greenops,
+    health,
+    policy,
+    sources,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -13,4 +23,5 @@ ROUTERS: list[APIRouter] = [
     policy.router,
     aiops.router,
     events.router,
+    greenops.router,
 ]

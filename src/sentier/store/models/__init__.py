@@ -28,6 +28,7 @@ from sentier.store.models.finops import (
     FinopsIngestion,
     FinopsSlice,
 )
+from sentier.store.models.greenops import GreenopsResourceFact
 from sentier.store.models.policy import PolicyFinding, PolicyScan
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "FinopsFile",
     "FinopsIngestion",
     "FinopsSlice",
+    "GreenopsResourceFact",
     "InboundHook",
     "InboundMessage",
     "Incident",

@@ -10,4 +10,5 @@ PAGE_MODULES = [
     "sentier.web.pages.policy",
     "sentier.web.pages.aiops",
     "sentier.web.pages.events",
+    "sentier.web.pages.greenops",
 ]
