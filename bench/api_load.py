@@ -140,7 +140,8 @@ def main() -> None:
     home.mkdir(parents=True, exist_ok=True)
     token = prepare(home)
     rng = random.Random(3)
-    names = [f"e{rng.randrange(ENTITIES // 10) * 10 + 2:06d}" for _ in range(200)]
+    # Indices ending in 2 are components (see catalog_ingest.generate); the first ones are groups.
+    names = [f"e{rng.randrange(300, ENTITIES // 10) * 10 + 2:06d}" for _ in range(200)]
     by_name = [f"/api/v1/entities/component/default/{n}" for n in names]
     backstage = [f"/api/catalog/entities/by-name/component/default/{n}" for n in names]
     teams = [f"team-{i:04d}" for i in rng.sample(range(ENTITIES // 200), 50)]

@@ -19,6 +19,7 @@ from sentier.api.problems import Problem
 from sentier.auth import Principal, Role
 from sentier.config import Settings, get_settings
 from sentier.store import get_engine, session_factory
+from sentier.store.engine import auth_engine
 from sentier.store.models import ApiToken
 
 
@@ -26,18 +27,24 @@ def settings_dep() -> Settings:
     return get_settings()
 
 
+def _close(session: Session) -> None:
+    session.rollback()
+    session.close()
+
+
 async def db() -> AsyncIterator[Session]:
     """A session per request; routes that write commit explicitly, the rest is rolled back.
 
-    The dependencies here are ``async`` on purpose: FastAPI runs a sync dependency on a worker
-    thread, and a dozen thread hops per request cost more than the queries themselves.
+    How connections are used matters here. Routes that use this session are plain ``def``
+    (FastAPI runs them on a worker thread) and the session is closed on a worker thread too:
+    the event loop never waits for a pooled connection, so a full pool cannot deadlock it.
+    Creating the session needs no connection, so it happens on the loop (one thread hop less).
     """
     session = session_factory(get_engine())()
     try:
         yield session
     finally:
-        session.rollback()
-        session.close()
+        await run_in_threadpool(_close, session)
 
 
 DB = Annotated[Session, Depends(db)]
@@ -77,50 +84,76 @@ def _fail(request: Request, settings: Settings, reason: str) -> Problem:
     return Problem(401, reason, headers={"WWW-Authenticate": 'Bearer realm="sentier"'})
 
 
-def authenticate(request: Request, session: Session, settings: Settings) -> Principal:
-    """The principal of this request, or a 401 problem (recorded in the audit trail)."""
+class AuthFailure(Exception):
+    """Why a request is not authenticated (recorded and answered by the caller)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def identify(request: Request, session: Session, settings: Settings) -> Principal:
+    """The principal of this request, or ``AuthFailure``; reads only, writes nothing."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, credential = header.partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
-            raise _fail(request, settings, "unsupported authorization scheme (use Bearer)")
+            raise AuthFailure("unsupported authorization scheme (use Bearer)")
         if credential.startswith("snt_"):
             try:
                 return auth.authenticate_token(session, credential)
             except auth.TokenError as error:
-                raise _fail(request, settings, str(error)) from error
+                raise AuthFailure(str(error)) from error
         if auth.oidc_configured(settings):
             try:
                 return auth.authenticate_jwt(credential, settings)
             except auth.OidcError as error:
-                raise _fail(request, settings, f"invalid bearer JWT: {error}") from error
-        raise _fail(request, settings, "unknown bearer credential")
+                raise AuthFailure(f"invalid bearer JWT: {error}") from error
+        raise AuthFailure("unknown bearer credential")
     cookie = request.cookies.get(auth.COOKIE)
     if cookie:
         key = auth.secret_key(settings)
         web_session = auth.read_cookie(key, cookie, timedelta(hours=settings.session_hours))
         if web_session is None:
-            raise _fail(request, settings, "invalid or expired session")
+            raise AuthFailure("invalid or expired session")
         try:
             row = auth.check_row(session.get(ApiToken, web_session.token_id))
         except auth.TokenError as error:
-            raise _fail(request, settings, f"session ended: {error}") from error
+            raise AuthFailure(f"session ended: {error}") from error
         request.state.web_session = web_session
         return auth.principal_of(row)
-    raise _fail(request, settings, "authentication required")
+    raise AuthFailure("authentication required")
 
 
-async def current_principal(request: Request, session: DB) -> Principal:
+def authenticate(request: Request, session: Session, settings: Settings) -> Principal:
+    """The principal of this request, or a 401 problem (recorded in the audit trail)."""
+    try:
+        return identify(request, session, settings)
+    except AuthFailure as failure:
+        raise _fail(request, settings, failure.reason) from failure
+
+
+async def current_principal(request: Request) -> Principal:
+    """Who is asking. Runs on the event loop (one primary-key read) with its own small pool,
+    so it never waits behind the requests' connections; slow or writing paths (a token's first
+    scrypt, recording a failure) go to the thread pool.
+    """
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
+    settings = get_settings()
     header = request.headers.get("authorization", "")
-    if header[7:].startswith("snt_") and not auth.tokens.is_verified(header[7:].strip()):
-        # The first use of a token runs scrypt (tens of ms): off the event loop.
-        principal = await run_in_threadpool(authenticate, request, session, get_settings())
-    else:
-        principal = authenticate(request, session, get_settings())
+    session = session_factory(auth_engine())()
+    try:
+        if header[7:].startswith("snt_") and not auth.tokens.is_verified(header[7:].strip()):
+            principal = await run_in_threadpool(identify, request, session, settings)
+        else:
+            principal = identify(request, session, settings)
+    except AuthFailure as failure:
+        raise await run_in_threadpool(_fail, request, settings, failure.reason) from failure
+    finally:
+        session.close()
     request.state.principal = principal
     return principal
 
@@ -133,7 +166,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 
     async def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
         if not principal.has_role(role):
-            deny(request, principal, f"requires the {role} role")
+            await run_in_threadpool(deny, request, principal, f"requires the {role} role")
         return principal
 
     return dependency

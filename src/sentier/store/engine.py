@@ -40,7 +40,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_sentier_engine(url: str) -> Engine:
+def create_sentier_engine(url: str, **pool: int) -> Engine:
     """A new engine for ``url``; SQLite files get their directory created and WAL enabled."""
     url = normalise_url(url)
     parsed = make_url(url)
@@ -49,6 +49,10 @@ def create_sentier_engine(url: str) -> Engine:
         "future": True,
         "json_serializer": _json_dumps,
         "json_deserializer": orjson.loads,
+        # Requests run on up to 40 worker threads: a pool close to that avoids queueing.
+        "pool_size": 10,
+        "max_overflow": 20,
+        **pool,
     }
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -75,11 +79,32 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
+_auth_engines: dict[str, Engine] = {}
+
+
+def auth_engine(url: str | None = None) -> Engine:
+    """A second, small pool for the API's authentication reads on the event loop.
+
+    Kept apart from the requests' pool so that the loop never waits for a connection that a
+    request on a worker thread holds (which could deadlock a full pool).
+    """
+    if url is None:
+        from sentier.config import get_settings
+
+        url = get_settings().resolved_database_url
+    url = normalise_url(url)
+    engine = _auth_engines.get(url)
+    if engine is None:
+        engine = _auth_engines[url] = create_sentier_engine(url, pool_size=2, max_overflow=4)
+    return engine
+
+
 def dispose_engines() -> None:
     """Close every pooled connection (tests, and forked worker processes)."""
-    for engine in _engines.values():
+    for engine in (*_engines.values(), *_auth_engines.values()):
         engine.dispose()
     _engines.clear()
+    _auth_engines.clear()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

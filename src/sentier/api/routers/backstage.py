@@ -47,7 +47,7 @@ def entities(
 
 
 @router.get("/entities/by-name/{kind}/{namespace}/{name}", response_model=None)
-async def by_name(
+def by_name(
     kind: str, namespace: str, name: str, principal: Viewer, session: DB
 ) -> dict[str, Any] | JSONResponse:
     entity = views.entity_detail(session, views.ref_of(kind, namespace, name))
@@ -59,7 +59,7 @@ async def by_name(
 
 
 @router.get("/entities/by-uid/{uid}", response_model=None)
-async def by_uid(uid: str, principal: Viewer, session: DB) -> dict[str, Any] | JSONResponse:
+def by_uid(uid: str, principal: Viewer, session: DB) -> dict[str, Any] | JSONResponse:
     row = session.get(EntityRow, uid)
     if row is None:
         return _not_found(f"No entity with uid {uid}")

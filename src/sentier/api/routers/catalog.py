@@ -124,15 +124,12 @@ def _entity_or_404(session: Any, kind: str, namespace: str, name: str) -> Entity
 
 
 @router.get("/entities/{kind}/{namespace}/{name}", response_model=Entity, summary="One entity")
-async def get_entity(
-    kind: str, namespace: str, name: str, principal: Viewer, session: DB
-) -> Entity:
-    # async: two indexed lookups are cheaper inline than a hop to the thread pool.
+def get_entity(kind: str, namespace: str, name: str, principal: Viewer, session: DB) -> Entity:
     return _entity_or_404(session, kind, namespace, name)
 
 
 @router.get("/entities/{kind}/{namespace}/{name}/relations", response_model=list[RelationOut])
-async def entity_relations(
+def entity_relations(
     kind: str, namespace: str, name: str, principal: Viewer, session: DB
 ) -> list[dict[str, str]]:
     """Relations of an entity, both those it declares and those pointing at it."""
