@@ -110,3 +110,39 @@ def test_forecast_has_an_interval_around_a_plausible_month(demo) -> None:
     assert november["low"] < november["forecast"] < november["high"]
     ratio = november["forecast"] / october["actual_to_date"]
     assert Decimal("0.8") < ratio < Decimal("1.2")
+
+
+def test_demo_up_step_installs_rules_sets_budgets_and_steers_once(
+    demo_dir: Path, sqlite_engine: Engine
+) -> None:
+    from sentier.catalog import ingest_source
+    from sentier.config import get_settings
+    from sentier.finops.demo import load_demo_billing
+
+    with session_scope(sqlite_engine) as session:
+        ingest_source(session, [demo_dir / "catalog"], check_dangling=False)
+    home = get_settings().home
+    first = load_demo_billing(sqlite_engine, demo_dir, home)
+    rules_text = (demo_dir / "finops" / "allocation.yaml").read_text(encoding="utf-8")
+    assert (home / "allocation.yaml").read_text(encoding="utf-8") == rules_text
+    assert (home / "kpis.csv").is_file()
+    assert first.rows == 19148 and first.budgets == ["search", "data", "storefront"]
+    assert first.steering["anomalies_new"] == 1
+    con = duckdb_connection()
+    try:
+        facts = Facts(con)
+        with session_scope(sqlite_engine) as session:
+            snapshot = load_snapshot(session)
+            statuses = check_budgets(session, facts, snapshot, load_rules(), record=False)
+    finally:
+        con.disconnect()
+    used = {s["name"]: s["used"] for s in statuses}
+    assert used["search"] > 100 and 80 <= used["data"] < 100 and used["storefront"] < 50
+    # A user's own rules are kept, budgets they may have changed are left alone, and nothing
+    # already announced is announced again.
+    (home / "allocation.yaml").write_text("# mine\n" + rules_text, encoding="utf-8")
+    second = load_demo_billing(sqlite_engine, demo_dir, home)
+    assert second.kept == [str(home / "allocation.yaml")] and second.budgets == []
+    assert second.steering["anomalies_new"] == 0
+    with session_scope(sqlite_engine) as session:
+        assert len(list_events(session, type_prefix="io.sentier.finops.anomaly")) == 1

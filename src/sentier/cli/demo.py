@@ -59,6 +59,10 @@ def up(
     )
     _scan_terraform(engine, directory / "terraform")
     _ingest_alert_storm(engine, directory / "aiops" / "alerts" / "storm.json")
+    # FinOps: the demo billing with its allocation rules and KPIs, budgets, anomalies.
+    from sentier.finops.demo import load_demo_billing
+
+    console.print(load_demo_billing(engine, directory, settings.home).summary())
     _greenops_step(engine, directory)
     with session_scope(engine) as session:
         issued = auth.create_token(

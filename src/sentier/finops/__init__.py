@@ -10,7 +10,15 @@ from sentier.finops.facts import Facts
 from sentier.finops.history import ingestion_history, stored_slices
 from sentier.finops.ingest import FileReport, IngestReport, SliceReport, ingest
 from sentier.finops.ownership import UNALLOCATED, CatalogSnapshot, EntityInfo, load_snapshot
-from sentier.finops.reports import Scope, allocate, mapping_for, reconcile, showback, tag_coverage
+from sentier.finops.reports import (
+    Scope,
+    allocate,
+    inputs_fingerprint,
+    mapping_for,
+    reconcile,
+    showback,
+    tag_coverage,
+)
 from sentier.finops.rules import AllocationRules, load_rules
 
 __all__ = [
@@ -31,6 +39,7 @@ __all__ = [
     "evaluate",
     "ingest",
     "ingestion_history",
+    "inputs_fingerprint",
     "load_rules",
     "load_snapshot",
     "mapping_for",

@@ -56,7 +56,7 @@ class Anomaly:
         }
 
 
-def _stl_scores(values: list[float]) -> tuple[np.ndarray, np.ndarray]:
+def stl_scores(values: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """Expected values and robust z-scores of residuals of one daily series."""
     from statsmodels.tsa.seasonal import STL
 
@@ -94,7 +94,7 @@ def detect(
         points = dense(values, first, daily.last_day)
         if len(points) < MIN_DAYS:
             continue
-        expected, scores = _stl_scores(points)
+        expected, scores = stl_scores(points)
         for index, score in enumerate(scores):
             day = first + timedelta(days=index)
             if since is not None and day < since:

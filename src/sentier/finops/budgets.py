@@ -27,7 +27,8 @@ from sentier.store.models import FinopsBudget, FinopsBudgetAlert
 DEFAULT_THRESHOLDS = (50, 80, 100)
 
 
-def _scope_ref(value: str) -> str:
+def budget_scope(value: str) -> str:
+    """The reference a budget covers: a group (``team-a``, ``group:team-a``) or a system."""
     from sentier.catalog import RefError, parse_ref
 
     try:
@@ -65,7 +66,7 @@ def add_budget(
     if budget is None:
         budget = FinopsBudget(name=name)
         session.add(budget)
-    budget.scope_ref = _scope_ref(scope)
+    budget.scope_ref = budget_scope(scope)
     budget.amount = value
     budget.currency = currency.upper()
     budget.thresholds = levels
@@ -111,10 +112,12 @@ def check_budgets(
     rules: AllocationRules,
     *,
     month: str | None = None,
+    record: bool = True,
 ) -> list[dict[str, Any]]:
     """Status of every budget for ``month`` (default: the latest billing month with data).
 
-    Records newly crossed thresholds and emits their events in the session's transaction.
+    Records newly crossed thresholds and emits their events in the session's transaction;
+    with ``record=False`` only reports (a page showing the status must not announce).
     """
     from sentier import events
     from sentier.events import types as event_types
@@ -160,6 +163,8 @@ def check_budgets(
             if kind is None:
                 continue
             crossed.append({"threshold": threshold, "kind": kind})
+            if not record:
+                continue
             exists = session.scalar(
                 select(FinopsBudgetAlert).where(
                     FinopsBudgetAlert.budget_id == budget.id,

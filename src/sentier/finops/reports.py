@@ -13,6 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import ibis
+
 from sentier.finops.allocation import (
     UNUSED_COMMITMENTS_POOL,
     allocated,
@@ -117,14 +119,19 @@ def allocate(
         date_from=scope.date_from,
         date_to=scope.date_to,
     )
-    frame = expr.to_pandas()
+    # Arrow, not pandas: decimals come back as Decimal and missing values as None directly
+    # (through pandas, each of millions of cells was boxed, normalised and NaN-tested).
     rows: list[dict[str, Any]] = []
-    for record in frame.to_dict("records"):
-        row = {str(k): (None if _is_missing(v) else v) for k, v in record.items()}
+    for record in expr.to_pyarrow().to_pylist():
+        row = {str(k): (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
         row["period"] = row.pop(PERIOD)
         row["currency"] = row.pop("BillingCurrency")
         for name in ("effective", "billed", "list_cost"):
-            row[name] = Decimal(str(row[name])) if row[name] is not None else Decimal(0)
+            value = row[name]
+            if value is None:
+                row[name] = Decimal(0)
+            elif not isinstance(value, Decimal):
+                row[name] = Decimal(str(value))
         if redistribute and row.get("CommitmentDiscountStatus") == "Used":
             row["commitment_used"] = row["effective"]
         rows.append(row)
@@ -134,20 +141,28 @@ def allocate(
     return Allocation(rows, mapping, dims, facts, rules, snapshot)
 
 
-def mapping_for(facts: Facts, snapshot: CatalogSnapshot, rules: AllocationRules) -> Any:
-    """The allocation mapping of the facts' keys, cached until facts, catalog or rules change.
+def inputs_fingerprint(facts: Facts, snapshot: CatalogSnapshot, rules: AllocationRules) -> str:
+    """What every allocated figure depends on: the stored facts (manifest version and the
+    periods read), the catalog snapshot, the rules and the tagging plan.
 
-    The cache key covers everything the mapping depends on (the manifest version, the periods,
-    the catalog snapshot, the rules and the tagging plan), so a stale mapping is never used.
+    Two calls with the same fingerprint give the same allocation, so results derived from it
+    (the mapping below, the API's cached reports) can be reused safely.
     """
     import hashlib
+    import json
 
-    import pandas as pd
-
-    fingerprint = hashlib.sha1(
+    # The slices read, with their files, rows and totals: a manifest version alone repeats
+    # when a fact store is recreated (or in another SENTIER_HOME of the same process).
+    slices = json.dumps(
+        [(p, s, item.as_dict()) for p, s, item in facts.manifest.slices(facts.periods)],
+        sort_keys=True,
+    )
+    return hashlib.sha1(
         "|".join(
             [
+                str(facts.dataset.root),
                 str(facts.manifest.version),
+                slices,
                 ",".join(facts.periods),
                 snapshot.fingerprint(),
                 rules.fingerprint(),
@@ -155,6 +170,19 @@ def mapping_for(facts: Facts, snapshot: CatalogSnapshot, rules: AllocationRules)
             ]
         ).encode("utf-8")
     ).hexdigest()[:20]
+
+
+def mapping_for(facts: Facts, snapshot: CatalogSnapshot, rules: AllocationRules) -> Any:
+    """The allocation mapping of the facts' keys, cached until facts, catalog or rules change.
+
+    The cache key covers everything the mapping depends on (``inputs_fingerprint``), so a
+    stale mapping is never used.
+    """
+    import uuid
+
+    import pandas as pd
+
+    fingerprint = inputs_fingerprint(facts, snapshot, rules)
     cache = facts.dataset.root / "_cache"
     path = cache / f"mapping-{fingerprint}.parquet"
     if path.is_file():
@@ -165,12 +193,24 @@ def mapping_for(facts: Facts, snapshot: CatalogSnapshot, rules: AllocationRules)
     mapping = evaluate(allocation_inputs(facts), snapshot, rules, facts.plan)
     if facts.periods:
         cache.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
+        # A name of its own: two server threads may compute the same mapping at once.
+        temporary = path.with_name(f"{path.stem}.{uuid.uuid4().hex[:8]}.tmp")
         mapping.to_parquet(temporary, index=False)
         temporary.replace(path)
-        for old in sorted(cache.glob("mapping-*.parquet"), key=lambda p: p.stat().st_mtime)[:-16]:
-            old.unlink(missing_ok=True)
+        _keep_recent(cache, 16)
     return mapping
+
+
+def _keep_recent(cache: Any, keep: int) -> None:
+    """Drop all but the ``keep`` most recent mappings (another process may be doing the same)."""
+    dated = []
+    for candidate in cache.glob("mapping-*.parquet"):
+        try:
+            dated.append((candidate.stat().st_mtime, candidate))
+        except FileNotFoundError:
+            continue
+    for _, old in sorted(dated)[:-keep]:
+        old.unlink(missing_ok=True)
 
 
 def _is_missing(value: Any) -> bool:
@@ -202,9 +242,10 @@ def showback(
     """Cost per ``by`` value and billing period, with month-over-month change and totals.
 
     ``by=group`` rolls child groups up into their parents: ``direct`` is what the group owns
-    itself, ``total`` includes its descendants. Returns ``{"by", "periods", "rows",
-    "totals", "reconciliation"}``; each row has ``key``, ``currency``, ``periods`` (period ->
-    amount), ``total``, ``share`` and ``change`` (last period against the one before).
+    itself, ``total`` includes its descendants. Returns ``{"by", "periods", "rows", "totals",
+    "period_totals", "reconciliation"}``; each row has ``key``, ``currency``, ``periods``
+    (period -> amount), ``total``, ``share`` and ``change`` (last period against the one
+    before).
     """
     column = dimension_column(by, facts)
     dims = (
@@ -226,8 +267,10 @@ def showback(
             if position == 0:
                 direct_cells[(key, str(row["currency"]))][str(row["period"])] += row["effective"]
     totals: dict[str, Decimal] = defaultdict(Decimal)
+    period_totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in allocation.rows:
         totals[str(row["currency"])] += row["effective"]
+        period_totals[str(row["currency"])][str(row["period"])] += row["effective"]
     out_rows = []
     for (key, currency), values in cells.items():
         total = sum(values.values(), Decimal(0))
@@ -254,6 +297,9 @@ def showback(
         "periods": periods,
         "rows": out_rows,
         "totals": dict(totals),
+        "period_totals": {
+            c: {p: v.get(p, Decimal(0)) for p in periods} for c, v in period_totals.items()
+        },
         "reconciliation": reconcile(allocation),
     }
 
@@ -310,42 +356,26 @@ def tag_coverage(
     what is wrong with their tags.
     """
     column = dimension_column(by, facts)
-    dims = [TAG_VIOLATIONS, "ResourceId", "SubAccountId"]
+    dims = [TAG_VIOLATIONS]
     if column not in {"owner_ref", "system_ref", "entity_ref"} and column not in dims:
         dims.append(column)
     allocation = allocate(facts, snapshot, rules, key_dims=dims, scope=scope)
     groups: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
         lambda: {"tagged": Decimal(0), "total": Decimal(0)}
     )
-    offenders: dict[tuple[str, str, str], dict[str, Any]] = {}
     overall: dict[str, dict[str, Decimal]] = defaultdict(
         lambda: {"tagged": Decimal(0), "total": Decimal(0)}
     )
     for row in allocation.rows:
         currency = str(row["currency"])
         cost = row["effective"]
-        violations = row.get(TAG_VIOLATIONS)
-        compliant = violations == ""
+        compliant = row.get(TAG_VIOLATIONS) == ""
         key = (_label(row.get(column)), currency)
         groups[key]["total"] += cost
         overall[currency]["total"] += cost
         if compliant:
             groups[key]["tagged"] += cost
             overall[currency]["tagged"] += cost
-        elif row.get("pool") is None:
-            resource = _label(row.get("ResourceId"))
-            entry = offenders.setdefault(
-                (resource, currency, str(violations)),
-                {
-                    "resource_id": resource,
-                    "sub_account": row.get("SubAccountId"),
-                    "currency": currency,
-                    "violations": str(violations or "no tags").split(";"),
-                    "owner": row.get("owner_ref"),
-                    "cost": Decimal(0),
-                },
-            )
-            entry["cost"] += cost
     rows: list[dict[str, Any]] = [
         {
             "key": key,
@@ -358,7 +388,7 @@ def tag_coverage(
         for (key, currency), values in groups.items()
     ]
     rows.sort(key=lambda r: (r["coverage"] if r["coverage"] is not None else 2, -r["untagged"]))
-    worst_rows = sorted(offenders.values(), key=lambda r: -Decimal(r["cost"]))[:worst]
+    worst_rows = offenders(facts, allocation.mapping, scope or Scope(), worst)
     return {
         "by": by,
         "rows": rows,
@@ -376,9 +406,47 @@ def tag_coverage(
     }
 
 
+def offenders(facts: Facts, mapping: Any, scope: Scope, worst: int) -> list[dict[str, Any]]:
+    """The resources with the most untagged or mis-tagged cost, and what is wrong with them.
+
+    Summed and ranked by the engine, not in Python: there is one row per resource here (a
+    hundred thousand on a large bill) where coverage itself needs a few hundred. Lines of
+    shared pools (support plans...) are matched by rule, not by tags: they are not offenders.
+    """
+    expr = allocated(
+        facts,
+        mapping_table(mapping),
+        key_dims=[TAG_VIOLATIONS, "ResourceId", "SubAccountId"],
+        date_from=scope.date_from,
+        date_to=scope.date_to,
+    )
+    wrong = expr.filter(expr.pool.isnull() & (expr[TAG_VIOLATIONS].fill_null("-") != ""))
+    summed = wrong.group_by(["ResourceId", "SubAccountId", TAG_VIOLATIONS, "BillingCurrency"])
+    ranked = (
+        summed.aggregate(cost=wrong.effective.sum(), owner=wrong.owner_ref.max())
+        .filter(lambda t: t.cost != 0)
+        .order_by([ibis.desc("cost"), "ResourceId"])
+        .limit(worst)
+    )
+    out = []
+    for record in ranked.to_pandas().to_dict("records"):
+        row = {str(k): (None if _is_missing(v) else v) for k, v in record.items()}
+        out.append(
+            {
+                "resource_id": _label(row["ResourceId"]),
+                "sub_account": row["SubAccountId"],
+                "currency": str(row["BillingCurrency"]),
+                "violations": str(row[TAG_VIOLATIONS] or "no tags").split(";"),
+                "owner": row["owner"],
+                "cost": Decimal(str(row["cost"])),
+            }
+        )
+    return out
+
+
 def rounded(values: dict[str, Decimal]) -> dict[str, Decimal]:
     """Amounts to the cent, adding up to the rounded total (for display)."""
     return round_cents(values)
 
 
-__all__ = ["Scope", "allocate", "reconcile", "showback", "tag_coverage"]
+__all__ = ["Scope", "allocate", "inputs_fingerprint", "reconcile", "showback", "tag_coverage"]

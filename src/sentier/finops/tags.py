@@ -56,39 +56,51 @@ def add_tag_columns(keys: pa.Table, plan: TaggingPlan, cache: TagCache | None = 
 
     ``tag_violations`` is empty for a fully compliant line, else ``key:kind`` items joined by
     ``;`` (``team:missing;environment:not-allowed``), the same verdict as the policy engine's.
+    Each distinct (tags, sub-account) is read once; rows then take their verdict by index.
     """
+    import pyarrow.compute as pc
+
     plan_keys = list(plan.keys)
     defaults = plan.model.defaults_by_sub_account
-    tags = keys.column("Tags").to_pylist() if "Tags" in keys.column_names else [None] * len(keys)
-    accounts = (
-        keys.column("SubAccountId").to_pylist()
-        if "SubAccountId" in keys.column_names
-        else [None] * len(keys)
-    )
     cache = {} if cache is None else cache
-    values: list[list[str | None]] = [[] for _ in plan_keys]
-    violations: list[str] = []
-    for text, account in zip(tags, accounts, strict=True):
+    if "Tags" in keys.column_names:
+        tags = pc.fill_null(keys.column("Tags").combine_chunks(), "")
+    else:
+        tags = pa.array([""] * len(keys), pa.string())
+    if defaults and "SubAccountId" in keys.column_names:
+        # Defaults differ per sub-account: tell the sets apart by account where one applies.
+        accounts = keys.column("SubAccountId").to_pylist()
+        texts = tags.to_pylist()
+        marked = [
+            f"{account}\x00{text}" if account in defaults else f"\x00{text}"
+            for text, account in zip(texts, accounts, strict=True)
+        ]
+        encoded = pa.array(marked, pa.string()).dictionary_encode()
+    else:
+        encoded = tags.dictionary_encode()
+    verdicts = []
+    for item in encoded.dictionary.to_pylist():
+        account, _, text = item.partition("\x00") if defaults else (None, "", item)
         sub_account = account if account in defaults else None
-        cached = cache.get((text, sub_account))
+        cached = cache.get((text or None, sub_account))
         if cached is None:
-            raw = parse_tags(text)
-            normalised = plan.normalise(raw, sub_account=sub_account)
-            found = plan.check(raw, sub_account=sub_account)
+            normalised = plan.normalise(parse_tags(text), sub_account=sub_account)
+            found = plan.violations_of(normalised)
             cached = (
                 [normalised.get(key) for key in plan_keys],
                 ";".join(f"{v.key}:{v.kind}" for v in found),
             )
-            cache[(text, sub_account)] = cached
-        for index, value in enumerate(cached[0]):
-            values[index].append(value)
-        violations.append(cached[1])
+            cache[(text or None, sub_account)] = cached
+        verdicts.append(cached)
+    indices = encoded.indices
     for key in plan_keys:
         name = tag_column(key)
         if name in keys.column_names:
             keys = keys.drop_columns([name])
-    for key, column in zip(plan_keys, values, strict=True):
-        keys = keys.append_column(tag_column(key), pa.array(column, pa.string()))
+    for position, key in enumerate(plan_keys):
+        column = pa.array([v[0][position] for v in verdicts], pa.string())
+        keys = keys.append_column(tag_column(key), column.take(indices))
     if TAG_VIOLATIONS in keys.column_names:
         keys = keys.drop_columns([TAG_VIOLATIONS])
-    return keys.append_column(TAG_VIOLATIONS, pa.array(violations, pa.string()))
+    violations = pa.array([v[1] for v in verdicts], pa.string())
+    return keys.append_column(TAG_VIOLATIONS, violations.take(indices))

@@ -8,6 +8,7 @@ to read them into canonical keys and values before judging.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -91,9 +92,16 @@ class TagViolation:
     message: str
 
 
+@functools.lru_cache(maxsize=8192)
 def canonical_key_text(key: str) -> str:
-    """How tag keys compare: trimmed, lower-cased, ``_`` and spaces read as ``-``."""
-    return re.sub(r"[\s_]+", "-", key.strip().lower())
+    """How tag keys compare: trimmed, lower-cased, ``_`` and spaces read as ``-``.
+
+    Cached: the same few spellings come back on hundreds of thousands of tag sets.
+    """
+    return _SEPARATORS.sub("-", key.strip().lower())
+
+
+_SEPARATORS = re.compile(r"[\s_]+")
 
 
 @dataclass(frozen=True)
@@ -197,7 +205,10 @@ class TaggingPlan:
         self, tags: Mapping[str, Any] | None, *, sub_account: str | None = None
     ) -> list[TagViolation]:
         """What is wrong with a resource's tags under this plan (empty: fully compliant)."""
-        normalised = self.normalise(tags, sub_account=sub_account)
+        return self.violations_of(self.normalise(tags, sub_account=sub_account))
+
+    def violations_of(self, normalised: Mapping[str, str]) -> list[TagViolation]:
+        """``check`` on tags already through ``normalise`` (FinOps has them both at hand)."""
         violations: list[TagViolation] = []
         for key, rule in self.model.keys.items():
             value = normalised.get(key)
@@ -207,7 +218,7 @@ class TaggingPlan:
                         TagViolation(key, "missing", None, f"required tag {key!r} is missing")
                     )
                 continue
-            if rule.allowed is not None and value.lower() not in {v.lower() for v in rule.allowed}:
+            if rule.allowed is not None and value.lower() not in self._allowed(key):
                 violations.append(
                     TagViolation(
                         key,
@@ -226,6 +237,14 @@ class TaggingPlan:
                     )
                 )
         return violations
+
+    def _allowed(self, key: str) -> set[str]:
+        """A key's allowed values, lower-cased once per plan."""
+        cache: dict[str, set[str]] = self.__dict__.setdefault("_allowed_cache", {})
+        allowed = cache.get(key)
+        if allowed is None:
+            allowed = cache[key] = {v.lower() for v in self.model.keys[key].allowed or []}
+        return allowed
 
     def is_compliant(
         self, tags: Mapping[str, Any] | None, *, sub_account: str | None = None

@@ -44,11 +44,12 @@ NAV: list[tuple[str, str, str]] = [
     ("/", "Home", "viewer"),
     ("/catalog", "Catalog", "viewer"),
     ("/policy", "Security", "viewer"),
+    ("/finops", "FinOps", "viewer"),
+    ("/greenops", "GreenOps", "viewer"),
     ("/incidents", "Incidents", "viewer"),
     ("/events", "Events", "viewer"),
     ("/webhooks", "Webhooks", "viewer"),
     ("/sources", "Sources", "viewer"),
-    ("/greenops", "GreenOps", "viewer"),
     ("/audit", "Audit log", "admin"),
 ]
 

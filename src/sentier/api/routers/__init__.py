@@ -8,6 +8,7 @@ from sentier.api.routers import (
     backstage,
     catalog,
     events,
+    finops,
     greenops,
     health,
     policy,
@@ -24,4 +25,5 @@ ROUTERS: list[APIRouter] = [
     aiops.router,
     events.router,
     greenops.router,
+    finops.router,
 ]

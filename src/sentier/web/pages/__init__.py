@@ -11,4 +11,5 @@ PAGE_MODULES = [
     "sentier.web.pages.aiops",
     "sentier.web.pages.events",
     "sentier.web.pages.greenops",
+    "sentier.web.pages.finops",
 ]
