@@ -125,7 +125,14 @@ class Settings(BaseSettings):
         """The database URL to use: explicit, or the embedded SQLite file under ``home``."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.home / 'sentier.db').resolve()}"
+        return _embedded_url(self.home, "" if self.home.is_absolute() else str(Path.cwd()))
+
+
+@lru_cache(maxsize=16)
+def _embedded_url(home: Path, cwd: str) -> str:
+    """The SQLite URL under ``home``; cached because resolving a path is a system call per part,
+    and every API request asks for the URL."""
+    return f"sqlite:///{(home / 'sentier.db').resolve()}"
 
 
 @lru_cache(maxsize=1)

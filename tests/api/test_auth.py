@@ -186,3 +186,35 @@ def test_audit_log_is_append_only_and_admin_readable(
     assert log[0]["action"] == "token.create" and log[0]["actor"].startswith("token:")
     with pytest.raises(Exception, match="append-only"), session_scope(app_engine) as session:
         session.execute(update(AuditEvent).values(outcome="ok"))
+
+
+def test_a_burst_of_first_requests_with_a_new_token_is_served_and_verified_once(
+    client: TestClient, app_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI job's fan-out: many requests at once with a token this process has not seen yet."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with session_scope(app_engine) as session:
+        fresh = auth.create_token(session, name="burst", role="viewer").secret
+    calls: list[str] = []
+    real_hash = auth.tokens._hash
+
+    def counting_hash(secret: str, salt: str) -> str:
+        calls.append(secret)
+        return real_hash(secret, salt)
+
+    monkeypatch.setattr(auth.tokens, "_hash", counting_hash)
+    headers = {"Authorization": f"Bearer {fresh}"}
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(
+            pool.map(
+                lambda _: client.get("/api/v1/entities", headers=headers).status_code, range(24)
+            )
+        )
+    assert statuses == [200] * 24
+    assert calls == [fresh]
+    wrong = fresh[:-4] + "AAAA"
+    assert (
+        client.get("/api/v1/entities", headers={"Authorization": f"Bearer {wrong}"}).status_code
+        == 401
+    )

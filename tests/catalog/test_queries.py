@@ -13,6 +13,7 @@ from sentier.catalog import (
     entity_graph,
     facets,
     find_entity,
+    fulltext_indexed,
     ingest_source,
     list_entities,
     owned_by_group,
@@ -180,3 +181,36 @@ def test_search_puts_exact_name_first_and_find_accepts_partial_refs(catalog: Eng
         assert find_entity(session, "checkout") is not None
         assert find_entity(session, "Component:Checkout") is not None
         assert find_entity(session, "nothing-here") is None
+
+
+def _names(found) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(e.name for e in found)
+
+
+def test_search_matches_inside_words_and_follows_changes(
+    catalog: Engine, write: Writer, tmp_path: Path
+) -> None:
+    with session_scope(catalog) as session:
+        if catalog.dialect.name == "sqlite":
+            assert fulltext_indexed(session), "migration 0004 builds the trigram index"
+        assert _names(search(session, "heckou")) == ["checkout", "checkout-api"]
+        assert _names(search(session, "vault SERVICE")) == ["card-vault"]
+        assert _names(search(session, "pc")) == ["checkout"]  # under three characters: scanned
+        for odd in ['"', 'a"b', "*", "OR", "NEAR(", "-x", "%", "_"]:
+            search(session, odd)  # FTS5 syntax and LIKE wildcards are plain text
+        assert search(session, "%") == []
+        page = list_entities(session, EntityFilter(text="vault"), with_total=True)
+        assert [e.name for e in page.items] == ["card-vault"] and page.total == 1
+    renamed = component("renamed", owner="other")
+    renamed["metadata"]["description"] = "Mainframe bridge"
+    write("misc.catalog.yaml", [renamed])
+    with session_scope(catalog) as session:
+        assert ingest_source(session, [tmp_path / "tree"]).ok
+    with session_scope(catalog) as session:
+        assert _names(search(session, "legacy")) == []
+        assert _names(search(session, "mainframe")) == ["renamed"]
+    (tmp_path / "tree" / "misc.catalog.yaml").unlink()
+    with session_scope(catalog) as session:
+        assert ingest_source(session, [tmp_path / "tree"]).ok
+    with session_scope(catalog) as session:
+        assert search(session, "mainframe") == []

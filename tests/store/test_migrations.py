@@ -7,12 +7,15 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 from sentier.store import is_current
+from sentier.store.migrate import described_by_models
 from sentier.store.models import Base
 
 
 def test_migrated_schema_matches_models(engine: Engine) -> None:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": described_by_models}
+        )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
 

@@ -38,13 +38,20 @@ async def db() -> AsyncIterator[Session]:
     How connections are used matters here. Routes that use this session are plain ``def``
     (FastAPI runs them on a worker thread) and the session is closed on a worker thread too:
     the event loop never waits for a pooled connection, so a full pool cannot deadlock it.
-    Creating the session needs no connection, so it happens on the loop (one thread hop less).
+    Creating the session needs no connection, so it happens on the loop (one thread hop less);
+    so does closing it on SQLite.
     """
-    session = session_factory(get_engine())()
+    engine = get_engine()
+    session = session_factory(engine)()
     try:
         yield session
     finally:
-        await run_in_threadpool(_close, session)
+        if engine.dialect.name == "sqlite":
+            # Ending a read on a local file takes microseconds and never waits for the pool:
+            # cheaper on the loop than a second hop to a worker thread.
+            _close(session)
+        else:
+            await run_in_threadpool(_close, session)
 
 
 DB = Annotated[Session, Depends(db)]
@@ -144,18 +151,30 @@ async def current_principal(request: Request) -> Principal:
         return cached
     settings = get_settings()
     header = request.headers.get("authorization", "")
-    session = session_factory(auth_engine())()
     try:
         if header[7:].startswith("snt_") and not auth.tokens.is_verified(header[7:].strip()):
-            principal = await run_in_threadpool(identify, request, session, settings)
+            principal = await run_in_threadpool(_identify_on_thread, request, settings)
         else:
-            principal = identify(request, session, settings)
+            session = session_factory(auth_engine())()
+            try:
+                principal = identify(request, session, settings)
+            finally:
+                session.close()
     except AuthFailure as failure:
         raise await run_in_threadpool(_fail, request, settings, failure.reason) from failure
-    finally:
-        session.close()
     request.state.principal = principal
     return principal
+
+
+def _identify_on_thread(request: Request, settings: Settings) -> Principal:
+    """A token's first verification (tens of ms of scrypt), off the loop and off the small
+    authentication pool: many first requests at once would otherwise hold all of its
+    connections during scrypt and leave the loop's quick reads waiting for one."""
+    session = session_factory(get_engine())()
+    try:
+        return identify(request, session, settings)
+    finally:
+        session.close()
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

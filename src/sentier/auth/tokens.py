@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -60,16 +61,31 @@ def is_verified(secret: str) -> bool:
     return (token_id, _fingerprint(secret)) in _VERIFIED
 
 
+# One scrypt at a time per presented secret: a burst of first requests with a new token waits
+# for one verification instead of running scrypt once each (CPU the other requests need).
+_PENDING: dict[tuple[str, str], threading.Lock] = {}
+_PENDING_GUARD = threading.Lock()
+
+
 def _verified(row: ApiToken, secret: str) -> bool:
     key = (row.id, _fingerprint(secret))
     if _VERIFIED.get(key) == row.hash:
         return True
-    if not hmac.compare_digest(_hash(secret, row.salt), row.hash):
-        return False
-    if len(_VERIFIED) >= _VERIFIED_MAX:
-        _VERIFIED.clear()
-    _VERIFIED[key] = row.hash
-    return True
+    with _PENDING_GUARD:
+        lock = _PENDING.setdefault(key, threading.Lock())
+    try:
+        with lock:
+            if _VERIFIED.get(key) == row.hash:
+                return True
+            if not hmac.compare_digest(_hash(secret, row.salt), row.hash):
+                return False
+            if len(_VERIFIED) >= _VERIFIED_MAX:
+                _VERIFIED.clear()
+            _VERIFIED[key] = row.hash
+            return True
+    finally:
+        with _PENDING_GUARD:
+            _PENDING.pop(key, None)
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

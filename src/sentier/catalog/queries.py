@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Select, and_, exists, func, literal_column, select, text
 from sqlalchemy.orm import Session, aliased
 
 from sentier.catalog.descriptors import FileLocator
@@ -215,8 +215,39 @@ def field_condition(key: str, values: Sequence[str]) -> Any:
     return _search_match(lowered, values)
 
 
-def filtered(query: _Q, flt: EntityFilter) -> _Q:
-    """Apply ``flt`` to a query over ``Entity``."""
+def fulltext_indexed(session: Session) -> bool:
+    """Whether the trigram index of migration 0004 exists (SQLite with FTS5's trigram tokenizer).
+
+    Without it, words are matched by scanning ``search_text``: correct, but linear in the catalog.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    found = session.execute(
+        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entities_fts'")
+    )
+    return found.first() is not None
+
+
+def text_conditions(text_query: str, *, indexed: bool = False) -> list[Any]:
+    """Conditions matching every word of ``text_query`` inside name, title, description or tags.
+
+    Words of three characters or more are looked up in the trigram index when there is one; the
+    substring test stays beside it, so a result is always a real match.
+    """
+    words = text_query.lower().split()
+    conditions: list[Any] = [Entity.search_text.contains(w, autoescape=True) for w in words]
+    long_words = [w for w in words if len(w) >= 3]
+    if indexed and long_words:
+        expression = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+        candidates = text(
+            "SELECT rowid FROM entities_fts WHERE entities_fts MATCH :fts"
+        ).bindparams(fts=expression)
+        conditions.insert(0, literal_column("entities.rowid").in_(candidates))
+    return conditions
+
+
+def filtered(query: _Q, flt: EntityFilter, *, indexed: bool = False) -> _Q:
+    """Apply ``flt`` to a query over ``Entity`` (``indexed``: see :func:`fulltext_indexed`)."""
     if flt.kinds:
         query = query.where(func.lower(Entity.kind).in_([k.lower() for k in flt.kinds]))
     if flt.namespaces:
@@ -238,8 +269,8 @@ def filtered(query: _Q, flt: EntityFilter) -> _Q:
     for key, values in flt.fields.items():
         query = query.where(field_condition(key, values))
     if flt.text:
-        for word in flt.text.lower().split():
-            query = query.where(Entity.search_text.contains(word, autoescape=True))
+        for condition in text_conditions(flt.text, indexed=indexed):
+            query = query.where(condition)
     return query
 
 
@@ -267,10 +298,12 @@ def list_entities(
 ) -> Page:
     """A page of entities ordered by reference; ``after`` is the cursor of the previous page."""
     flt = flt or EntityFilter()
-    query = filtered(select(Entity), flt)
+    indexed = bool(flt.text) and fulltext_indexed(session)
+    query = filtered(select(Entity), flt, indexed=indexed)
     total = None
     if with_total:
-        total = session.scalar(filtered(select(func.count()).select_from(Entity), flt))
+        counted = filtered(select(func.count()).select_from(Entity), flt, indexed=indexed)
+        total = session.scalar(counted)
     if after:
         query = query.where(Entity.ref > after)
     items = list(session.scalars(query.order_by(Entity.ref).limit(limit + 1)))
@@ -512,12 +545,11 @@ def dangling_relations(session: Session, *, source_id: int | None = None) -> lis
 
 def search(session: Session, text: str, *, limit: int = 20) -> list[Entity]:
     """Full-text search over name, title, description and tags; exact name matches first."""
-    words = text.lower().split()
-    if not words:
+    if not text.split():
         return []
     query = select(Entity)
-    for word in words:
-        query = query.where(Entity.search_text.contains(word, autoescape=True))
+    for condition in text_conditions(text, indexed=fulltext_indexed(session)):
+        query = query.where(condition)
     exact = func.lower(Entity.name) == text.lower().strip()
     return list(
         session.scalars(query.order_by(exact.desc(), Entity.kind, Entity.name).limit(limit))

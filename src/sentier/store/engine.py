@@ -6,6 +6,7 @@ reading while an ingestion writes); PostgreSQL is reached through psycopg 3.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,9 +108,19 @@ def dispose_engines() -> None:
     _auth_engines.clear()
 
 
+_factories: weakref.WeakKeyDictionary[Engine, sessionmaker[Session]] = weakref.WeakKeyDictionary()
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions bound to ``engine`` that keep loaded objects usable after commit."""
-    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+    """Sessions bound to ``engine`` that keep loaded objects usable after commit.
+
+    One factory per engine: a ``sessionmaker`` builds a Session subclass and its event
+    dispatch, which cost more than the API's lookup by name itself when made per request.
+    """
+    factory = _factories.get(engine)
+    if factory is None:
+        factory = _factories[engine] = sessionmaker(bind=engine, expire_on_commit=False)
+    return factory
 
 
 @contextmanager

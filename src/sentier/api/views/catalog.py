@@ -84,12 +84,15 @@ def entity_page(
     """A page of entities in Backstage's shape, with the cursor of the next page."""
     condition = backstage_filter_condition(filters)
     after = decode_cursor(cursor)
-    query = catalog.queries.filtered(select(Entity), flt)
+    indexed = bool(flt.text) and catalog.queries.fulltext_indexed(session)
+    query = catalog.queries.filtered(select(Entity), flt, indexed=indexed)
     if condition is not None:
         query = query.where(condition)
     total = None
     if with_total:
-        counted = catalog.queries.filtered(select(func.count()).select_from(Entity), flt)
+        counted = catalog.queries.filtered(
+            select(func.count()).select_from(Entity), flt, indexed=indexed
+        )
         if condition is not None:
             counted = counted.where(condition)
         total = session.scalar(counted)
