@@ -74,6 +74,15 @@ def test_group_owned_includes_child_groups_and_search(client: TestClient, tokens
     assert found["items"][0]["ref"] == "component:default/checkout"
     facets = client.get("/api/v1/facets", params={"facet": ["kind"]}, headers=h).json()
     assert {"value": "Group", "count": 3} in facets["facets"]["kind"]
+    narrowed = client.get(
+        "/api/v1/facets",
+        params={"facet": ["kind", "spec.type"], "kind": "component", "q": "checkout"},
+        headers=h,
+    ).json()["facets"]
+    # Each facet counts what the other filters keep: the kind facet ignores kind=component.
+    kinds = {f["value"]: f["count"] for f in narrowed["kind"]}
+    assert kinds["Component"] == 1 and "Group" not in kinds
+    assert narrowed["spec.type"] == [{"value": "service", "count": 1}]
 
 
 def test_backstage_compatible_endpoints(client: TestClient, tokens: Tokens) -> None:

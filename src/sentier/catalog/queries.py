@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, exists, func, literal_column, select, text
@@ -316,10 +316,11 @@ def facets(
 ) -> list[tuple[str, int]]:
     """Distinct values of a search key with their entity counts (``spec.type``, ``kind``...)."""
     flt = flt or EntityFilter()
+    indexed = bool(flt.text) and fulltext_indexed(session)
     key = key.lower()
     if key in ("kind", "metadata.namespace", "metadata.name"):
         column = {"kind": Entity.kind, "metadata.namespace": Entity.namespace}.get(key, Entity.name)
-        by_column = filtered(select(column, func.count()).group_by(column), flt)
+        by_column = filtered(select(column, func.count()).group_by(column), flt, indexed=indexed)
         if condition is not None:
             by_column = by_column.where(condition)
         rows = session.execute(by_column).all()
@@ -330,11 +331,41 @@ def facets(
         .where(EntitySearch.key == key, EntitySearch.value.is_not(None))
         .group_by(EntitySearch.value),
         flt,
+        indexed=indexed,
     )
     if condition is not None:
         by_value = by_value.where(condition)
     values = [(str(v), n) for v, n in session.execute(by_value).all()]
     return sorted(values, key=lambda r: (-r[1], r[0]))
+
+
+# A facet's own selection, which its counts ignore: choosing a second kind must stay possible.
+_FACET_FIELDS = {
+    "kind": "kinds",
+    "metadata.namespace": "namespaces",
+    "spec.type": "types",
+    "spec.lifecycle": "lifecycles",
+    "spec.owner": "owners",
+    "spec.system": "systems",
+    "metadata.tags": "tags",
+}
+
+
+def facet_counts(
+    session: Session, keys: Sequence[str], flt: EntityFilter | None = None
+) -> dict[str, list[tuple[str, int]]]:
+    """Counts per value of each facet among the entities the filter keeps.
+
+    As in faceted search everywhere, each facet's counts apply every filter but its own, so
+    its other values show how many entities choosing them too would add.
+    """
+    flt = flt or EntityFilter()
+    out: dict[str, list[tuple[str, int]]] = {}
+    for key in keys:
+        own = _FACET_FIELDS.get(key.lower())
+        others = replace(flt, **{own: []}) if own else flt  # type: ignore[arg-type]
+        out[key] = facets(session, key, others)
+    return out
 
 
 def counts_by_kind(session: Session) -> dict[str, int]:

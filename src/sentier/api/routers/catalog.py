@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from sentier import catalog
@@ -185,12 +185,15 @@ def facets(
     principal: Viewer,
     session: DB,
     facet: Annotated[list[str], Query(description="e.g. kind, spec.type, metadata.tags")],
+    flt: Annotated[EntityFilter, Depends(entity_filter)],
 ) -> dict[str, Any]:
-    """Distinct values of fields with their entity counts."""
+    """Distinct values of fields with their entity counts among the entities the filters keep
+    (the list's filters; each facet ignores its own, as the portal's catalog page shows them)."""
+    counts = catalog.facet_counts(session, facet, flt)
     return {
         "facets": {
-            key: [{"value": value, "count": count} for value, count in catalog.facets(session, key)]
-            for key in facet
+            key: [{"value": value, "count": count} for value, count in values]
+            for key, values in counts.items()
         }
     }
 

@@ -65,7 +65,8 @@ def catalog_list(
         "owner": owner or [],
         "tag": tag or [],
     }
-    facet_values = {key: catalog.facets(session, key)[:12] for key, _ in FACETS}
+    counts = catalog.facet_counts(session, [key for key, _ in FACETS], flt)
+    facet_values = {key: values[:12] for key, values in counts.items()}
     query = request.url.query
     return render(
         request,
