@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
+from sentier import auth
 from sentier.config import get_settings
-from tests.api.conftest import Tokens
+from tests.api.conftest import Tokens, wait_for_job
 
 
 @pytest.fixture(autouse=True)
@@ -93,3 +94,24 @@ def test_non_ascii_and_malformed_hook_signatures_are_401(
             },
         )
         assert response.status_code == 401, (signature, response.text)
+
+
+def test_a_pushed_descriptor_cannot_read_server_files(client: TestClient, tokens: Tokens) -> None:
+    key = auth.secret_key(get_settings())  # SENTIER_HOME/secret_key, signs every session
+    doc = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: leak\n"
+        "  description:\n    $text: {}\n"
+        "spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"
+    )
+    h = tokens.header("editor")
+    files = {"a.yaml": doc.format("../../secret_key"), "b/c.yaml": doc.format("/etc/hostname")}
+    pushed = client.post("/api/v1/sources/push", headers=h, json={"name": "a", "files": files})
+    assert pushed.status_code == 202, pushed.text
+    job = wait_for_job(client, pushed.json()["job"], h)
+    problems = {p["file"].rsplit("/", 1)[1]: p for p in job["summary"]["problems"]}
+    assert "outside the source's root" in problems["a.yaml"]["message"]
+    assert "absolute path" in problems["c.yaml"]["message"]
+    assert problems["a.yaml"]["field"] == "metadata.description"
+    found = client.get("/api/v1/entities/component/default/leak", headers=h)
+    assert found.status_code == 404
+    assert key not in client.get("/api/v1/entities", headers=h).text
