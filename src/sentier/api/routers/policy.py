@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from sentier import policy
+from sentier import catalog, policy
 from sentier.api.deps import DB, Editor, Viewer, audit_write, deny
 from sentier.api.problems import Problem
 from sentier.api.views import catalog as catalog_views
@@ -169,12 +169,13 @@ def _too_large(paths: list[str]) -> bool:
 
 
 def _may_scan(session: Any, principal: Any, path: str) -> bool:
-    """Admins scan anything; editors inside the location of an entity their groups own."""
+    """Admins scan anything; editors inside the location of an entity their groups own, as
+    long as that location lies inside the entity's registered source (a descriptor's author
+    writes its ``source-location``: it alone must not open the server's files)."""
     if principal.has_role("admin"):
         return True
-    for directory, _ref, owner in policy.entity_locations(session):
-        inside = path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
-        if inside and principal.may_write_owned_by(session, owner):
+    for directory, _ref, owner in policy.entity_locations(session, registered_only=True):
+        if catalog.is_within(path, directory) and principal.may_write_owned_by(session, owner):
             return True
     return False
 
@@ -204,6 +205,18 @@ def create_scan(body: ScanIn, request: Request, principal: Editor, session: DB) 
         if not _may_scan(session, principal, path):
             deny(request, principal, f"may not scan {raw}: outside your groups' entities", raw)
         paths.append(path)
+    if body.target and not principal.has_role("admin"):
+        # Scans under one target are compared with each other: scanning other paths under a
+        # series one may not scan would mark its findings fixed.
+        previous = policy.latest_scan_paths(session, body.target)
+        if previous and not all(_may_scan(session, principal, p) for p in previous):
+            deny(
+                request,
+                principal,
+                f"may not scan under target {body.target}: its scans cover paths outside "
+                "your groups' entities",
+                body.target,
+            )
     if _too_large(paths):
         raise Problem(
             413,
