@@ -115,3 +115,26 @@ def test_a_pushed_descriptor_cannot_read_server_files(client: TestClient, tokens
     found = client.get("/api/v1/entities/component/default/leak", headers=h)
     assert found.status_code == 404
     assert key not in client.get("/api/v1/entities", headers=h).text
+
+
+def test_api_writes_with_the_session_cookie_need_the_csrf_header(
+    client: TestClient, tokens: Tokens
+) -> None:
+    """A form on a sibling site (same-site, so the Lax cookie goes along) cannot make the
+    browser of a logged-in admin refresh a source or rotate a secret through the API."""
+    form = client.get("/login")
+    client.post(
+        "/login",
+        data={"token": tokens.admin, "csrf": _csrf(form.text), "next": "/"},
+        follow_redirects=False,
+    )
+    assert client.get("/api/v1/sources").status_code == 200  # reading needs no more
+    forged = client.post("/api/v1/sources/1/refresh")
+    assert forged.status_code == 401, forged.text
+    assert "X-CSRF-Token" in forged.json()["detail"]
+    token = _csrf(client.get("/").text)
+    with_header = client.post("/api/v1/sources/1/refresh", headers={"X-CSRF-Token": token})
+    assert with_header.status_code == 202, with_header.text
+    client.cookies.clear()
+    bearer = client.post("/api/v1/sources/1/refresh", headers=tokens.header("admin"))
+    assert bearer.status_code == 202
