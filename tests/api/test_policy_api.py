@@ -308,3 +308,36 @@ def test_editors_cannot_take_over_a_scan_series_they_may_not_scan(
         headers=editor,
     )
     assert again.status_code == 201, again.text
+
+
+def test_an_editors_scan_reads_nothing_outside_the_location_it_may_scan(
+    client: TestClient, tokens: Tokens, tmp_path: Path
+) -> None:
+    """A symlink committed into a scanned tree, or file() in Terraform, must not copy a server
+    file (here a stand-in for a key) into findings every viewer reads."""
+    secret = tmp_path / "server-key.txt"
+    secret.write_text("TOPSECRET-KEY-MATERIAL\n", encoding="utf-8")
+    infra = tmp_path / "catalog" / "infra2"  # inside team-a's catalog location
+    infra.mkdir(parents=True)
+    (infra / "main.tf").symlink_to(secret)
+    (infra / "bucket.tf").write_text(
+        'resource "aws_s3_bucket" "b" {\n'
+        f'  bucket = file("{secret}")\n  acl = "public-read"\n}}\n',
+        encoding="utf-8",
+    )
+    response = client.post(
+        "/api/v1/policy/scans",
+        json={"paths": [str(infra)], "target": "infra2"},
+        headers=tokens.header("editor"),
+    )
+    assert response.status_code == 201, response.text
+    findings = client.get(
+        "/api/v1/policy/findings", params={"limit": 1000}, headers=tokens.header("viewer")
+    )
+    assert findings.json()["total"] > 0  # the public bucket is still found
+    assert "TOPSECRET" not in findings.text and "TOPSECRET" not in response.text
+    # An admin's scan is not confined (modules and files outside the tree are common).
+    admin = client.post(
+        "/api/v1/policy/scans", json={"paths": [str(infra)]}, headers=tokens.header("admin")
+    )
+    assert admin.status_code == 201
