@@ -11,7 +11,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Tokens
+from tests.api.conftest import Tokens, wait_for_job
 
 PUBLIC_BUCKET = 'resource "aws_s3_bucket" "b" {\n  bucket = "b"\n  acl    = "public-read"\n}\n'
 OPEN_SSH = """resource "aws_security_group" "s" {
@@ -240,3 +240,104 @@ def test_portal_policy_page_rule_page_and_entity_sections(
     assert "Security findings" in group.text and "orders-db" in group.text
     quiet = client.get("/catalog/api/default/checkout-api")
     assert "Security findings" not in quiet.text
+
+
+def test_editors_scan_only_inside_sources_an_admin_registered(
+    client: TestClient, tokens: Tokens, tmp_path: Path
+) -> None:
+    """A descriptor's source-location is written by whoever writes the descriptor: pushed by an
+    editor, it does not widen what that editor may scan on the server."""
+    secrets_dir = tmp_path / "server-secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "main.tf").write_text(PUBLIC_BUCKET, encoding="utf-8")
+    editor = tokens.header("editor")
+    doc = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: sneaky\n"
+        f"  annotations:\n    backstage.io/source-location: 'dir:{secrets_dir}/'\n"
+        "spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"
+    )
+    pushed = client.post(
+        "/api/v1/sources/push", headers=editor, json={"name": "sneaky", "files": {"a.yaml": doc}}
+    )
+    assert wait_for_job(client, pushed.json()["job"], editor)["status"] == "succeeded"
+    refused = client.post(
+        "/api/v1/policy/scans", json={"paths": [str(secrets_dir)]}, headers=editor
+    )
+    assert refused.status_code == 403, refused.text
+    admin = client.post(
+        "/api/v1/policy/scans", json={"paths": [str(secrets_dir)]}, headers=tokens.header("admin")
+    )
+    assert admin.status_code == 201
+
+
+def test_editors_cannot_take_over_a_scan_series_they_may_not_scan(
+    client: TestClient, tokens: Tokens, tmp_path: Path
+) -> None:
+    """Naming another series as the target would mark its findings fixed."""
+    ops = tmp_path / "ops"
+    ops.mkdir()
+    (ops / "main.tf").write_text(OPEN_SSH, encoding="utf-8")
+    first = client.post(
+        "/api/v1/policy/scans",
+        json={"paths": [str(ops)], "packs": ["security"], "target": "ops"},
+        headers=tokens.header("admin"),
+    )
+    assert first.status_code == 201 and first.json()["new"] > 0
+    editor = tokens.header("editor")
+    allowed = tmp_path / "catalog" / "empty"  # inside team-a's catalog location
+    allowed.mkdir()
+    hijack = client.post(
+        "/api/v1/policy/scans",
+        json={"paths": [str(allowed)], "packs": ["security"], "target": "ops"},
+        headers=editor,
+    )
+    assert hijack.status_code == 403, hijack.text
+    fixed = client.get(
+        "/api/v1/policy/findings", params={"state": "fixed"}, headers=tokens.header("viewer")
+    ).json()
+    assert fixed["total"] == 0
+    own = client.post(
+        "/api/v1/policy/scans",
+        json={"paths": [str(allowed)], "packs": ["security"], "target": "team-a-empty"},
+        headers=editor,
+    )
+    assert own.status_code == 201, own.text
+    again = client.post(
+        "/api/v1/policy/scans",
+        json={"paths": [str(allowed)], "packs": ["security"], "target": "team-a-empty"},
+        headers=editor,
+    )
+    assert again.status_code == 201, again.text
+
+
+def test_an_editors_scan_reads_nothing_outside_the_location_it_may_scan(
+    client: TestClient, tokens: Tokens, tmp_path: Path
+) -> None:
+    """A symlink committed into a scanned tree, or file() in Terraform, must not copy a server
+    file (here a stand-in for a key) into findings every viewer reads."""
+    secret = tmp_path / "server-key.txt"
+    secret.write_text("TOPSECRET-KEY-MATERIAL\n", encoding="utf-8")
+    infra = tmp_path / "catalog" / "infra2"  # inside team-a's catalog location
+    infra.mkdir(parents=True)
+    (infra / "main.tf").symlink_to(secret)
+    (infra / "bucket.tf").write_text(
+        'resource "aws_s3_bucket" "b" {\n'
+        f'  bucket = file("{secret}")\n  acl = "public-read"\n}}\n',
+        encoding="utf-8",
+    )
+    response = client.post(
+        "/api/v1/policy/scans",
+        json={"paths": [str(infra)], "target": "infra2"},
+        headers=tokens.header("editor"),
+    )
+    assert response.status_code == 201, response.text
+    findings = client.get(
+        "/api/v1/policy/findings", params={"limit": 1000}, headers=tokens.header("viewer")
+    )
+    assert findings.json()["total"] > 0  # the public bucket is still found
+    assert "TOPSECRET" not in findings.text and "TOPSECRET" not in response.text
+    # An admin's scan is not confined (modules and files outside the tree are common).
+    admin = client.post(
+        "/api/v1/policy/scans", json={"paths": [str(infra)]}, headers=tokens.header("admin")
+    )
+    assert admin.status_code == 201

@@ -22,6 +22,8 @@ from sentier.store import get_engine, session_factory
 from sentier.store.engine import auth_engine
 from sentier.store.models import ApiToken
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def settings_dep() -> Settings:
     return get_settings()
@@ -128,6 +130,15 @@ def identify(request: Request, session: Session, settings: Settings) -> Principa
             row = auth.check_row(session.get(ApiToken, web_session.token_id))
         except auth.TokenError as error:
             raise AuthFailure(f"session ended: {error}") from error
+        if request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
+            # The portal posts forms with their own CSRF field; an API write riding on the
+            # cookie could come from any same-site page, so it must prove it read one of ours.
+            candidate = request.headers.get("x-csrf-token")
+            if not auth.csrf_valid(key, web_session.nonce, candidate):
+                raise AuthFailure(
+                    "API writes with the session cookie need the X-CSRF-Token header "
+                    "(or use a bearer token)"
+                )
         request.state.web_session = web_session
         return auth.principal_of(row)
     raise AuthFailure("authentication required")

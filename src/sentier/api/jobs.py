@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sentier import catalog
 from sentier.api import metrics
+from sentier.config import get_settings
 from sentier.store import get_engine, session_scope
 from sentier.store.models import CatalogSource, IngestJob
 
@@ -45,10 +46,12 @@ def run(job_id: str) -> None:
             return
         job.status, job.started_at = "running", datetime.now(UTC)
         name, roots = source.name, [Path(p) for p in source.target.split("\n") if p]
+        # A pushed set is one tree: its files may name each other, nothing outside it.
+        boundary = Path(get_settings().home) / "pushed" / name if source.type == "push" else None
     started = time.perf_counter()
     try:
         with session_scope(engine) as session:
-            report = catalog.ingest_source(session, roots, name=name)
+            report = catalog.ingest_source(session, roots, name=name, boundary=boundary)
         status, error, summary = ("succeeded" if report.ok else "failed"), None, report.summary()
         summary["problems"] = [p.as_dict() for p in report.problems[:200]]
     except Exception as exc:

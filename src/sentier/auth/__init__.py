@@ -14,6 +14,7 @@ from sentier.auth.sessions import (
     issue_cookie,
     read_cookie,
     redeem_login_code,
+    same_secret,
     secret_key,
 )
 from sentier.auth.tokens import (
@@ -56,5 +57,6 @@ __all__ = [
     "recent_failures",
     "redeem_login_code",
     "revoke_token",
+    "same_secret",
     "secret_key",
 ]

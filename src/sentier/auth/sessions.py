@@ -66,8 +66,19 @@ def csrf_token(key: str, nonce: str) -> str:
     return hmac.new(key.encode(), f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
 
 
+def same_secret(expected: str, given: str | None) -> bool:
+    """Constant-time equality of two secrets, compared as UTF-8 bytes.
+
+    ``hmac.compare_digest`` raises ``TypeError`` on ``str`` holding non-ASCII characters, so a
+    forged value like ``é`` would otherwise turn a refusal into a server error.
+    """
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8", "replace"))
+
+
 def csrf_valid(key: str, nonce: str, candidate: str | None) -> bool:
-    return bool(candidate) and hmac.compare_digest(csrf_token(key, nonce), candidate or "")
+    return same_secret(csrf_token(key, nonce), candidate)
 
 
 def create_login_code(session: Session, token: ApiToken, *, ttl: timedelta) -> str:
@@ -95,7 +106,7 @@ def redeem_login_code(session: Session, code: str) -> str | None:
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
     if expires <= datetime.now(UTC):
         return None
-    if not hmac.compare_digest(row.hash, hashlib.sha256(secret.encode()).hexdigest()):
+    if not same_secret(row.hash, hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()):
         return None
     row.used_at = datetime.now(UTC)
     return row.token_id

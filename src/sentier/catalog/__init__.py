@@ -3,6 +3,7 @@
 Public names of the catalog domain; other packages import from here only.
 """
 
+from sentier.catalog.boundary import OutsideRoot, is_within, root_of
 from sentier.catalog.discovery import walk_descriptors
 from sentier.catalog.ingest import IngestReport, ingest_source, remove_source
 from sentier.catalog.problems import CatalogError, Problem
@@ -45,6 +46,7 @@ __all__ = [
     "EntityRef",
     "Graph",
     "IngestReport",
+    "OutsideRoot",
     "Page",
     "ParsedFile",
     "Problem",
@@ -62,6 +64,7 @@ __all__ = [
     "fulltext_indexed",
     "get_entity",
     "ingest_source",
+    "is_within",
     "list_entities",
     "owned_by_group",
     "parse_ref",
@@ -70,6 +73,7 @@ __all__ = [
     "relations_of",
     "remove_source",
     "resolve_ref",
+    "root_of",
     "search",
     "system_graph",
     "validate_document",

@@ -18,6 +18,8 @@ from typing import Any
 import ryaml
 import yaml
 
+from sentier.catalog.boundary import OutsideRoot, resolve_inside
+
 try:
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - libyaml missing
@@ -193,15 +195,41 @@ class PlaceholderNote:
     severity: str
 
 
+# Nesting allowed in a $json/$yaml file: the document around it nests up to 128 levels (the
+# YAML parser's limit) and the JSON columns and hashes stop at 254.
+MAX_PLACEHOLDER_DEPTH = 100
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Does ``value`` nest more than ``limit`` lists/mappings deep? (walked without recursion)"""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def resolve_placeholders(
-    value: Any, base_dir: Path, field: str = "", read_files: dict[str, str] | None = None
+    value: Any,
+    base_dir: Path,
+    field: str = "",
+    read_files: dict[str, str] | None = None,
+    *,
+    root: Path | None = None,
 ) -> tuple[Any, list[PlaceholderNote]]:
     """Replace ``{$text: ./file}`` mappings by the file's content (local files only).
 
     Remote targets are not fetched (sentier works offline): the URL string stays in place and a
-    warning says so, as the issue asks; an unreadable local file is an error.
+    warning says so, as the issue asks; an unreadable local file is an error, and so is one
+    outside ``root`` (the source's root; by default ``base_dir``), see :mod:`boundary`.
+    ``$yaml`` is read like descriptors (YAML 1.2, alias bombs refused by the parser).
     """
     notes: list[PlaceholderNote] = []
+    boundary = root if root is not None else base_dir
 
     def walk(node: Any, where: str) -> Any:
         if isinstance(node, dict):
@@ -214,11 +242,12 @@ def resolve_placeholders(
             return [walk(item, f"{where}[{i}]") for i, item in enumerate(node)]
         return node
 
+    def error(where: str, message: str) -> None:
+        notes.append(PlaceholderNote(where, message, "error"))
+
     def substitute(kind: str, target: Any, where: str) -> Any:
         if not isinstance(target, str) or not target:
-            notes.append(
-                PlaceholderNote(where, f"placeholder {kind} needs a string target", "error")
-            )
+            error(where, f"placeholder {kind} needs a string target")
             return None
         if "://" in target:
             notes.append(
@@ -230,33 +259,41 @@ def resolve_placeholders(
                 )
             )
             return target
-        path = (base_dir / target).resolve()
         try:
+            path = resolve_inside(base_dir, target, boundary)
+        except OutsideRoot as refused:
+            error(where, f"placeholder {kind} target {refused}")
+            return None
+        try:
+            if not path.is_file():
+                error(where, f"placeholder {kind} could not read {target}: not a regular file")
+                return None
             raw = path.read_bytes()
             content = raw.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            notes.append(
-                PlaceholderNote(
-                    where, f"placeholder {kind} could not read {target}: {reason}", "error"
-                )
-            )
+        except (OSError, UnicodeDecodeError) as failure:
+            reason = getattr(failure, "strerror", None) or str(failure)
+            error(where, f"placeholder {kind} could not read {target}: {reason}")
             return None
         if read_files is not None:
             read_files[str(path)] = hashlib.sha256(raw).hexdigest()
+        if kind == "$text":
+            return content
         try:
-            if kind == "$json":
-                return json.loads(content)
-            if kind == "$yaml":
-                return yaml.load(content, Loader=_Loader)
-        except (ValueError, yaml.YAMLError) as error:
-            notes.append(
-                PlaceholderNote(
-                    where, f"placeholder {kind} could not parse {target}: {error}", "error"
-                )
+            parsed = json.loads(content) if kind == "$json" else ryaml.loads(content)
+        except RecursionError:
+            error(where, f"placeholder {kind} could not parse {target}: nested too deeply")
+            return None
+        except (ValueError, ryaml.InvalidYamlError) as failure:
+            error(where, f"placeholder {kind} could not parse {target}: {failure}")
+            return None
+        if _deeper_than(parsed, MAX_PLACEHOLDER_DEPTH):
+            error(
+                where,
+                f"placeholder {kind} could not parse {target}: nested too deeply "
+                f"(more than {MAX_PLACEHOLDER_DEPTH} levels)",
             )
             return None
-        return content
+        return parsed
 
     return walk(value, field), notes
 

@@ -21,6 +21,7 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from sentier import events
+from sentier.catalog.boundary import is_within, root_of
 from sentier.catalog.descriptors import locate_in_file
 from sentier.catalog.discovery import walk_descriptors
 from sentier.catalog.problems import Problem
@@ -202,14 +203,20 @@ class _Reconciler:
         self.pending_events: list[events.PendingEvent] = []
         self.unchanged_in_files = 0  # counted by the reading thread, added at the end
 
-    def _is_unchanged(self, stored: Any, digest: str) -> bool:
+    def _is_unchanged(self, stored: Any, digest: str, top: Path) -> bool:
         if stored is None or stored.sha256 != digest:
             return False
-        return all(_file_digest(p) == sha for p, sha in (stored.dependencies or {}).items())
+        # A dependency outside the root (stored before roots were enforced) means parse again.
+        return all(
+            is_within(p, top) and _file_digest(p) == sha
+            for p, sha in (stored.dependencies or {}).items()
+        )
 
     # -- phase 1: read every reachable file, parse the changed ones, write them in batches ----
-    def read_all(self, roots: Sequence[Path], progress: ProgressCallback | None) -> None:
-        queue: deque[tuple[Path, str]] = deque()
+    def read_all(
+        self, roots: Sequence[Path], progress: ProgressCallback | None, boundary: Path | None
+    ) -> None:
+        queue: deque[tuple[Path, str, Path]] = deque()
         for root in roots:
             if not root.exists():
                 self.report.problems.append(
@@ -217,7 +224,8 @@ class _Reconciler:
                 )
                 continue
             origin = f"file:{root.resolve()}"
-            found = [(path, origin) for path in walk_descriptors(root)]
+            top = boundary if boundary is not None else root_of(root)
+            found = [(path, origin, top) for path in walk_descriptors(root)]
             if not found:
                 self.report.problems.append(
                     Problem(
@@ -238,13 +246,13 @@ class _Reconciler:
 
     def _walk(
         self,
-        queue: deque[tuple[Path, str]],
+        queue: deque[tuple[Path, str, Path]],
         batch: list[tuple[ParsedFile, int | None]],
         writer: _BatchWriter,
         progress: ProgressCallback | None,
     ) -> None:
         while queue:
-            path, origin = queue.popleft()
+            path, origin, top = queue.popleft()
             key = str(path)
             if key in self.reached:
                 continue  # a Location cycle, or a file reached twice: read once
@@ -257,18 +265,23 @@ class _Reconciler:
                 )
                 continue
             stored = self.stored_files.get(key)
-            if stored is not None and self._is_unchanged(stored, hashlib.sha256(data).hexdigest()):
+            digest = hashlib.sha256(data).hexdigest()
+            if stored is not None and self._is_unchanged(stored, digest, top):
                 self.unchanged_file_ids.add(stored.id)
                 self.unchanged_in_files += stored.entity_count
                 self.report.problems.extend(Problem.from_dict(p) for p in stored.problems or [])
                 self._claim_unchanged(key, stored.entity_refs or [])
-                queue.extend((Path(t), origin) for t in stored.location_targets or [])
+                queue.extend(
+                    (Path(t), origin, top)
+                    for t in stored.location_targets or []
+                    if is_within(t, top)  # checked when parsed; a symlink may have moved since
+                )
             else:
-                parsed = read_descriptor(path, data, origin=origin)
+                parsed = read_descriptor(path, data, origin=origin, root=top)
                 self._claim_parsed(parsed)
                 self.report.files_parsed += 1
                 batch.append((parsed, stored.id if stored else None))
-                queue.extend((Path(t), origin) for t in parsed.location_targets)
+                queue.extend((Path(t), origin, top) for t in parsed.location_targets)
                 if len(batch) >= BATCH_FILES:
                     writer.put(batch)
                     batch = []
@@ -557,14 +570,19 @@ def ingest_source(
     name: str | None = None,
     progress: ProgressCallback | None = None,
     check_dangling: bool = True,
+    boundary: Path | None = None,
 ) -> IngestReport:
-    """Reconcile one source (its root paths) into the catalog, inside the caller's transaction."""
+    """Reconcile one source (its root paths) into the catalog, inside the caller's transaction.
+
+    Descriptors may name files (placeholders, Location targets) only inside ``boundary``, by
+    default each root (a file root: its directory).
+    """
     roots = [Path(root) for root in roots]
     name = name or ",".join(str(root.resolve()) for root in roots)
     source = get_or_create_source(session, name, target="\n".join(str(r) for r in roots))
     report = IngestReport(source=name)
     reconciler = _Reconciler(session, source, report)
-    reconciler.read_all(roots, progress)
+    reconciler.read_all(roots, progress, boundary)
     report.unchanged += reconciler.unchanged_in_files
     reconciler.sweep()
     if report.added + report.updated + report.removed >= ANALYZE_AFTER:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from sentier.catalog.boundary import OutsideRoot, is_within, join_inside
 from sentier.catalog.descriptors import (
     RawDocument,
     has_placeholders,
@@ -64,9 +66,16 @@ def content_hash(body: dict[str, Any]) -> str:
     return hashlib.sha1(encoded, usedforsecurity=False).hexdigest()
 
 
-def read_descriptor(path: Path, data: bytes, *, origin: str | None = None) -> ParsedFile:
-    """Parse and validate every document in a descriptor file."""
+def read_descriptor(
+    path: Path, data: bytes, *, origin: str | None = None, root: Path | None = None
+) -> ParsedFile:
+    """Parse and validate every document in a descriptor file.
+
+    ``root`` is the directory of the source it belongs to (by default the file's own): the
+    files its placeholders and Location targets name must lie inside it (see :mod:`boundary`).
+    """
     display = str(path)
+    root = root if root is not None else path.parent
     parsed = ParsedFile(display, hashlib.sha256(data).hexdigest())
     try:
         text = data.decode("utf-8-sig")
@@ -88,7 +97,7 @@ def read_descriptor(path: Path, data: bytes, *, origin: str | None = None) -> Pa
             continue
         if document.data is None:
             continue
-        _read_entity(parsed, path, document, placeholders, origin or f"file:{display}")
+        _read_entity(parsed, path, document, placeholders, origin or f"file:{display}", root)
     return parsed
 
 
@@ -117,11 +126,18 @@ def _problem(
 
 
 def _read_entity(
-    parsed: ParsedFile, path: Path, document: RawDocument, placeholders: bool, origin: str
+    parsed: ParsedFile,
+    path: Path,
+    document: RawDocument,
+    placeholders: bool,
+    origin: str,
+    root: Path,
 ) -> None:
     data = document.data
     if placeholders:
-        data, notes = resolve_placeholders(data, path.parent, read_files=parsed.dependencies)
+        data, notes = resolve_placeholders(
+            data, path.parent, read_files=parsed.dependencies, root=root
+        )
         for note in notes:
             _problem(parsed, document, note.field, note.message, severity=note.severity)
         if any(note.severity == "error" for note in notes):
@@ -146,7 +162,7 @@ def _read_entity(
     metadata["annotations"] = annotations
 
     if kind == "Location":
-        _follow_location(parsed, path, document, entity, self_ref.key)
+        _follow_location(parsed, path, document, entity, self_ref.key, root)
 
     owner = next((r.target.key for r in outgoing if r.field == "spec.owner"), None)
     system = next((r.target.key for r in outgoing if r.field == "spec.system"), None)
@@ -170,7 +186,12 @@ def _read_entity(
 
 
 def _follow_location(
-    parsed: ParsedFile, path: Path, document: RawDocument, entity: dict[str, Any], ref: str
+    parsed: ParsedFile,
+    path: Path,
+    document: RawDocument,
+    entity: dict[str, Any],
+    ref: str,
+    root: Path,
 ) -> None:
     spec = entity.get("spec") or {}
     targets: list[tuple[str, str]] = []
@@ -191,13 +212,31 @@ def _follow_location(
                 code="remote-location",
             )
             continue
-        pattern = (
-            str((path.parent / target).resolve()) if not Path(target).is_absolute() else target
-        )
+        try:
+            # Checked before globbing: a pattern climbing out of the root walks nothing.
+            pattern = join_inside(path.parent, target, root)
+        except OutsideRoot as refused:
+            _problem(
+                parsed, document, where, f"location target {refused}", ref=ref, code="outside-root"
+            )
+            continue
         if any(char in target for char in "*?["):
-            matches = sorted(glob.glob(pattern, recursive=True))  # noqa: PTH207
+            found = sorted(glob.glob(pattern, recursive=True))  # noqa: PTH207
         else:
-            matches = [pattern] if Path(pattern).is_file() else []
+            found = [pattern] if Path(pattern).is_file() else []
+        matches = [os.path.realpath(match) for match in found if is_within(match, root)]
+        if len(matches) < len(found):
+            escaped = next(match for match in found if not is_within(match, root))
+            _problem(
+                parsed,
+                document,
+                where,
+                f"location target {target}: {escaped} is outside the source's root "
+                f"({os.path.realpath(root)}) through a symbolic link",
+                ref=ref,
+                code="outside-root",
+            )
+            continue
         if not matches:
             _problem(
                 parsed,

@@ -171,6 +171,12 @@ def authenticate(hook: InboundHook, headers: Mapping[str, str], body: bytes) -> 
                 Webhook(secret).verify(body, dict(headers), json_parse=False)
             except WebhookVerificationError as error:
                 raise EventsError(f"hook {hook.name}: {error}", code="unauthorized") from error
+            except ValueError as error:
+                # The library splits and base64-decodes the header and decodes the body as
+                # UTF-8 without guarding: a malformed one is a wrong signature, not a crash.
+                raise EventsError(
+                    f"hook {hook.name}: malformed webhook-signature", code="unauthorized"
+                ) from error
             return
         hub = headers.get("x-hub-signature-256") or headers.get("x-gitea-signature")
         if hub:
@@ -182,7 +188,9 @@ def authenticate(hook: InboundHook, headers: Mapping[str, str], body: bytes) -> 
             key = base64.b64decode(raw + "==")
             expected = hmac.new(key, body, hashlib.sha256).hexdigest()
             given = hub.split("=", 1)[1] if hub.startswith("sha256=") else hub
-            if hmac.compare_digest(expected, given.strip().lower()):
+            # As bytes: compare_digest raises TypeError on str holding non-ASCII characters.
+            candidate = given.strip().lower().encode("utf-8", "replace")
+            if hmac.compare_digest(expected.encode("ascii"), candidate):
                 return
         raise EventsError(f"hook {hook.name}: missing or wrong signature", code="unauthorized")
     raise EventsError(f"hook {hook.name} has no credential", code="unauthorized")

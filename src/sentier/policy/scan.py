@@ -124,8 +124,13 @@ def scan_paths(
     baseline: str | None = None,
     tagging_plan: Any = None,
     today: Any = None,
+    confine_to: Sequence[str] | None = None,
 ) -> ScanResult:
-    """Scan files and directories; raises PolicyError only for bad rules/config/baseline."""
+    """Scan files and directories; raises PolicyError only for bad rules/config/baseline.
+
+    With ``confine_to``, no file outside those directories is read, symlinks and Terraform's
+    ``file()`` included (see :mod:`sentier.policy.confine`).
+    """
     from sentier.policy.loaders import load_paths
 
     started = time.perf_counter()
@@ -135,7 +140,13 @@ def scan_paths(
     for path in paths:
         if not os.path.exists(path):
             raise PolicyError("no such file or directory", file=os.fspath(path))
-    loaded = load_paths(paths, var_files=var_files)
+    if confine_to is not None:
+        from sentier.policy.confine import confined
+
+        with confined(confine_to):
+            loaded = load_paths(paths, var_files=var_files)
+    else:
+        loaded = load_paths(paths, var_files=var_files)
     needs_plan = any(r.pack == "tagging" for r in rules)
     plan = (
         tagging_plan

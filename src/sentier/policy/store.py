@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,7 +23,7 @@ from sentier.policy.config import PathMapping
 from sentier.policy.rules.engine import Finding
 from sentier.policy.scan import ScanResult
 from sentier.store import bulk_insert
-from sentier.store.models import PolicyFinding, PolicyScan
+from sentier.store.models import CatalogSource, PolicyFinding, PolicyScan
 from sentier.store.models.base import utcnow
 
 LOCATION_ANNOTATIONS = ("backstage.io/source-location", "backstage.io/managed-by-location")
@@ -40,10 +41,21 @@ def _location_dir(value: str) -> str | None:
     return None
 
 
-def entity_locations(session: Session) -> list[tuple[str, str, str | None]]:
-    """(directory, entity ref, owner ref) of every entity with a local location annotation."""
-    from sentier.catalog import EntityFilter, list_entities
+def entity_locations(
+    session: Session, *, registered_only: bool = False
+) -> list[tuple[str, str, str | None]]:
+    """(directory, entity ref, owner ref) of every entity with a local location annotation.
 
+    ``source-location`` is whatever the descriptor's author wrote. With ``registered_only``, a
+    location counts only inside the root of the entity's own catalog source (a path an admin
+    registered, or the tree an editor pushed): what decides who may scan where on the server.
+    """
+    from sentier.catalog import EntityFilter, is_within, list_entities, root_of
+
+    roots: dict[int, list[Path]] = {}
+    if registered_only:
+        for source_id, target in session.execute(select(CatalogSource.id, CatalogSource.target)):
+            roots[source_id] = [root_of(Path(p)) for p in target.split("\n") if p]
     out: dict[tuple[str, str], str | None] = {}
     for annotation in LOCATION_ANNOTATIONS:
         after = None
@@ -54,12 +66,24 @@ def entity_locations(session: Session) -> list[tuple[str, str, str | None]]:
             for entity in page.items:
                 annotations = (entity.body.get("metadata") or {}).get("annotations") or {}
                 directory = _location_dir(str(annotations.get(annotation, "")))
+                if registered_only and directory is not None:
+                    allowed = roots.get(entity.source_id) or []
+                    if not any(is_within(directory, root) for root in allowed):
+                        directory = None
                 if directory and (directory, entity.ref) not in out:
                     out[(directory, entity.ref)] = entity.owner_ref
             if not page.next_cursor:
                 break
             after = page.next_cursor
     return [(d, ref, owner) for (d, ref), owner in out.items()]
+
+
+def latest_scan_paths(session: Session, target: str) -> list[str] | None:
+    """The paths of the latest scan stored under ``target``; None when there is none."""
+    row = session.scalars(
+        select(PolicyScan).where(PolicyScan.target == target).order_by(PolicyScan.id.desc())
+    ).first()
+    return list(row.paths or []) if row is not None else None
 
 
 class Attributor:

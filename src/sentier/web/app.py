@@ -162,7 +162,7 @@ def login(
     settings = get_settings()
     ip = client_ip(request, settings)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not expected or not secrets.compare_digest(expected, csrf):
+    if not auth.same_secret(expected or "", csrf):
         raise Problem(403, "missing or invalid CSRF token")
     if (
         auth.recent_failures(session, ip, within=timedelta(minutes=1))

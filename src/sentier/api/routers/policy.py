@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from sentier import policy
+from sentier import catalog, policy
 from sentier.api.deps import DB, Editor, Viewer, audit_write, deny
 from sentier.api.problems import Problem
 from sentier.api.views import catalog as catalog_views
@@ -168,15 +168,20 @@ def _too_large(paths: list[str]) -> bool:
     return False
 
 
-def _may_scan(session: Any, principal: Any, path: str) -> bool:
-    """Admins scan anything; editors inside the location of an entity their groups own."""
+def _scan_root(session: Any, principal: Any, path: str) -> str | None:
+    """The directory that lets ``principal`` scan ``path``: for editors, the location of an
+    entity their groups own, inside the entity's registered source (a descriptor's author writes
+    its ``source-location``: it alone must not open the server's files); "/" for admins."""
     if principal.has_role("admin"):
-        return True
-    for directory, _ref, owner in policy.entity_locations(session):
-        inside = path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
-        if inside and principal.may_write_owned_by(session, owner):
-            return True
-    return False
+        return os.sep
+    for directory, _ref, owner in policy.entity_locations(session, registered_only=True):
+        if catalog.is_within(path, directory) and principal.may_write_owned_by(session, owner):
+            return str(directory)
+    return None
+
+
+def _may_scan(session: Any, principal: Any, path: str) -> bool:
+    return _scan_root(session, principal, path) is not None
 
 
 @router.post(
@@ -189,7 +194,8 @@ def create_scan(body: ScanIn, request: Request, principal: Editor, session: DB) 
     """Scan files or directories on the server with the built-in packs (and the
     ``sentier-policy.yaml`` found in the first directory), store the scan, attribute its
     findings to catalog entities and emit opened/fixed events, like ``sentier scan --store``."""
-    paths = []
+    paths: list[str] = []
+    roots: list[str] = []
     for raw in body.paths:
         if "\x00" in raw:
             raise Problem(400, "a path cannot contain NUL", slug="path-not-found")
@@ -201,9 +207,23 @@ def create_scan(body: ScanIn, request: Request, principal: Editor, session: DB) 
                 f"{raw}: no such absolute file or directory on the server",
                 slug="path-not-found",
             )
-        if not _may_scan(session, principal, path):
+        root = _scan_root(session, principal, path)
+        if root is None:
             deny(request, principal, f"may not scan {raw}: outside your groups' entities", raw)
         paths.append(path)
+        roots.append(str(root))
+    if body.target and not principal.has_role("admin"):
+        # Scans under one target are compared with each other: scanning other paths under a
+        # series one may not scan would mark its findings fixed.
+        previous = policy.latest_scan_paths(session, body.target)
+        if previous and not all(_may_scan(session, principal, p) for p in previous):
+            deny(
+                request,
+                principal,
+                f"may not scan under target {body.target}: its scans cover paths outside "
+                "your groups' entities",
+                body.target,
+            )
     if _too_large(paths):
         raise Problem(
             413,
@@ -213,7 +233,10 @@ def create_scan(body: ScanIn, request: Request, principal: Editor, session: DB) 
     first = paths[0] if Path(paths[0]).is_dir() else str(Path(paths[0]).parent)
     try:
         config = policy.load_config(policy.find_config(first))
-        result = policy.scan_paths(paths, config=config, packs=body.packs)
+        # An editor's scan reads nothing outside the locations that allowed it (symlinks and
+        # file() included); an admin's is not confined (modules often sit beside the tree).
+        confine = None if principal.has_role("admin") else roots
+        result = policy.scan_paths(paths, config=config, packs=body.packs, confine_to=confine)
     except policy.PolicyError as error:
         raise Problem(400, str(error), slug="bad-policy-input") from error
     changes = policy.record_scan(

@@ -165,7 +165,7 @@ def push_source(body: PushIn, request: Request, principal: Editor, session: DB) 
             target = staging / _safe_relative(name)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        result = check_paths([staging / n for n in body.files])
+        result = check_paths([staging / n for n in body.files], boundary=staging)
         refused = _refused(session, principal, staging, existing)
         if refused:
             deny(
@@ -213,7 +213,7 @@ def _refused(
     pushed: dict[str, str | None] = {}
     for path in sorted(staging.rglob("*")):
         if path.is_file():
-            for entity in read_descriptor(path, path.read_bytes()).entities:
+            for entity in read_descriptor(path, path.read_bytes(), root=staging).entities:
                 pushed[entity.key] = entity.owner_ref
     refused = [
         ref for ref, owner in pushed.items() if not principal.may_write_owned_by(session, owner)

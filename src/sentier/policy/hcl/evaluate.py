@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from sentier.policy.confine import may_read
 from sentier.policy.hcl.functions import ALWAYS_UNKNOWN, PASS_THROUGH, PLAIN, EvalError
 from sentier.policy.hcl.syntax import Expr
 from sentier.policy.hcl.values import (
@@ -561,6 +562,8 @@ def _resolve_file(scope: Scope, raw: Any) -> str | None:
 
 
 def _read(path: str) -> str | None:
+    if not may_read(path):
+        return None
     try:
         if os.path.getsize(path) > MAX_FILE_BYTES:
             return None
@@ -586,6 +589,8 @@ def _fileexists(ev: Evaluator, args: Args, scope: Scope, here: Loc) -> tuple[Any
     if isinstance(value, Unknown):
         return value, here
     path = _resolve_file(scope, value)
+    if path and not may_read(path):
+        return Unknown(reason=f"file {value!r} outside the locations this scan may read"), here
     return bool(path and os.path.isfile(path)), here
 
 

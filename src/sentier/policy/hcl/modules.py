@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from sentier.policy.confine import OUTSIDE, may_read
 from sentier.policy.hcl.evaluate import Evaluator, Scope
 from sentier.policy.hcl.functions import EvalError
 from sentier.policy.hcl.json_syntax import parse_json_file
@@ -85,6 +86,9 @@ class Loader:
 
     def parse(self, path: str) -> ParsedFile:
         parsed = self.parsed.get(path)
+        if parsed is None and not path.startswith(BUILTIN_DIR) and not may_read(path):
+            parsed = ParsedFile(path, Body(), [ParseProblem(path, 1, OUTSIDE)], [])
+            self.parsed[path] = parsed
         if parsed is None:
             try:
                 parsed = parse_json_file(path) if path.endswith(".json") else parse_file(path)

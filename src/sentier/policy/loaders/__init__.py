@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from sentier.policy.confine import OUTSIDE, may_read
 from sentier.policy.model import LoadResult, ParseProblem
 
 SKIP_DIRS = {".terraform", ".git", "node_modules", ".venv", "__pycache__", ".sentier"}
@@ -85,6 +86,9 @@ def load_paths(
 
 
 def _read(path: str, result: LoadResult) -> str | None:
+    if not may_read(path):
+        result.problems.append(ParseProblem(path, 1, OUTSIDE))
+        return None
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
