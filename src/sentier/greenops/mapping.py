@@ -558,8 +558,8 @@ def build_mapping(
 
 def _apply_boavizta(frame: pd.DataFrame, u: np.ndarray, hours_of: Callable[..., Any]) -> None:
     """Replace the instance-hour factors by Boavizta's where Boavizta knows the instance."""
-    if not boavizta.available() and hours_of is boavizta.instance_hours:
-        raise GreenOpsError(f"the Boavizta method needs boaviztapi: {boavizta.INSTALL_HINT}")
+    if hours_of is boavizta.instance_hours:
+        boavizta.require()
     rows = frame.index[(frame["status"] == ESTIMATED) & (frame["kind"] == "instance")]
     cache: dict[tuple[str, str, str, float], Any] = {}
     for index in rows:
