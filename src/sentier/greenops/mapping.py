@@ -33,7 +33,6 @@ from sentier.finops import (
     Facts,
     inputs_fingerprint,
     mapping_for,
-    mapping_table,
 )
 from sentier.greenops import boavizta
 from sentier.greenops.classify import (
@@ -676,7 +675,7 @@ def mapping_file(
     monthly_path = cache / f"carbon-{fingerprint}.monthly.parquet"
     if keyed_path.is_file() and monthly_path.is_file():
         return MappingFiles(keyed_path, monthly_path, _rows(monthly_path), owners is not None)
-    allocation = mapping_table(mapping_for(facts, *owners)) if owners else None
+    allocation = _owners_table(mapping_for(facts, *owners)) if owners else None
     cache.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     keyed_tmp = keyed_path.with_name(f"{keyed_path.stem}.{tag}.tmp")
@@ -706,6 +705,19 @@ def mapping_file(
     keyed_tmp.replace(keyed_path)
     _keep_recent(cache, 8)
     return MappingFiles(keyed_path, monthly_path, _rows(monthly_path), owners is not None)
+
+
+def _owners_table(mapping: pd.DataFrame) -> Any:
+    """FinOps' allocation mapping as an Arrow-backed table (missing values as NULLs)."""
+    import pyarrow as pa
+
+    schema = pa.schema(
+        [pa.field(LINE_KEY, pa.int64()), *(pa.field(c, pa.string()) for c in OWNER_COLUMNS)]
+    )
+    table = pa.Table.from_pandas(
+        mapping[[LINE_KEY, *OWNER_COLUMNS]], schema=schema, preserve_index=False
+    )
+    return ibis.memtable(table)
 
 
 def _rows(path: Path) -> int:

@@ -239,17 +239,19 @@ def carbon_rows(
 ) -> list[dict[str, Any]]:
     """Rows of ``carbon_expr`` with shared pools split between owners as FinOps splits them."""
     frame = carbon_expr(ctx, key_dims=key_dims, scope=scope).to_pandas()
+    # Missing values as None, missing measures as 0, column by column (not value by value).
+    for name in MEASURES:
+        frame[name] = frame[name].astype("float64").fillna(0.0)
+    frame["lines"] = frame["lines"].astype("float64").fillna(0.0).astype("int64")
+    others = [c for c in frame.columns if c not in MEASURES and c != "lines"]
+    values = frame[others].astype(object)
+    frame[others] = values.where(values.notna(), None)
     rows: list[dict[str, Any]] = []
-    for record in frame.to_dict("records"):
-        row = {str(k): (None if _missing(v) else v) for k, v in record.items()}
-        row["period"] = row.pop(PERIOD)
-        row["currency"] = row.pop("BillingCurrency")
-        row["effective"] = (
-            Decimal(str(row["effective"])) if row["effective"] is not None else Decimal(0)
-        )
-        for name in MEASURES:
-            row[name] = _float(row.get(name))
-        row["lines"] = int(_float(row.get("lines")))
+    for row in frame.rename(columns={PERIOD: "period", "BillingCurrency": "currency"}).to_dict(
+        "records"
+    ):
+        effective = row["effective"]
+        row["effective"] = Decimal(str(effective)) if effective is not None else Decimal(0)
         rows.append(row)
     return split_pools(rows, ctx.rules)
 
