@@ -63,6 +63,16 @@ aws kafka | Amazon Managed Streaming for Apache Kafka | Analytics | Streaming An
 aws compute | Amazon Elastic Compute Cloud | Compute | Virtual Machines | Hours | 24
 gcp compute | Compute Engine | Compute | Virtual Machines | Hours | 21
 """
+# List price per unit of what is not billed by the hour. A line's quantity is its (daily)
+# cost at that price: a storage line holds that day's GB-months (a month's GB stored / its
+# days), as real exports prorate them; the carbon model reads them as GB-months.
+UNIT_PRICES = {
+    "GB-Mo": 0.023,  # S3 Standard, per GB-month
+    "GiB-Months": 0.023,  # Cloud Storage, per GiB-month
+    "Requests": 0.0000004,  # SQS, per request (0.40 per million)
+    "TiB": 40.0,  # Pub/Sub, per TiB of messages
+}
+
 # (provider, resource type) -> service name, category, subcategory, unit, daily base cost
 SERVICES: dict[tuple[str, str], tuple[str, str, str, str, float]] = {
     (key.split()[0], key.split()[1]): (name, category, sub, unit, float(cost))
@@ -285,7 +295,9 @@ def write_billing(org: Organisation, root: Path) -> dict[str, int]:
                     cost *= 6.5
                 listed = _money(cost * 1.25)
                 quantity = (
-                    _money(24 * seasonal) if line.service[3] == "Hours" else _money(cost / 0.023)
+                    _money(24 * seasonal)
+                    if line.service[3] == "Hours"
+                    else _money(cost / UNIT_PRICES[line.service[3]])
                 )
                 if line.covered:
                     effective = _money(cost * 0.72)

@@ -7,7 +7,7 @@ every figure, Boavizta's figure as a cross-check. Functions return plain data fo
 the API and the portal.
 """
 
-from sentier.greenops.boavizta import BoaviztaFigure
+from sentier.greenops.boavizta import BoaviztaFigure, BoaviztaUnavailable
 from sentier.greenops.boavizta import available as boavizta_available
 from sentier.greenops.boavizta import instance_hours as boavizta_instance_hours
 from sentier.greenops.classify import ESTIMATED, NOT_ESTIMATED, NOT_USAGE, Usage, classify
@@ -48,6 +48,7 @@ __all__ = [
     "NOT_ESTIMATED",
     "NOT_USAGE",
     "BoaviztaFigure",
+    "BoaviztaUnavailable",
     "CarbonContext",
     "Coefficients",
     "Estimate",

@@ -24,6 +24,28 @@ import yaml
 from sentier.greenops.errors import GreenOpsError
 
 INSTALL_HINT = "pip install --no-deps boaviztapi==2.5.0 rapidfuzz toml"
+# What ``instance_hours`` imports: boaviztapi itself imports rapidfuzz and toml in these, so a
+# package installed without them is as unusable as a missing one.
+_MODULES = (
+    "boaviztapi",
+    "boaviztapi.compute.impacts_computation",
+    "boaviztapi.compute.verbose",
+    "boaviztapi.data.archetype",
+    "boaviztapi.dto.device",
+    "boaviztapi.dto.device.device",
+    "boaviztapi.dto.usage.usage",
+)
+
+
+class BoaviztaUnavailable(GreenOpsError):
+    """The optional ``boaviztapi`` package cannot be imported: says why and how to install it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the Boavizta cross-check needs the optional boaviztapi package, which cannot be "
+            f"imported here ({reason}); install it with `{INSTALL_HINT}` (`make install` does), "
+            "or use the ccf method"
+        )
 
 
 @dataclass(frozen=True)
@@ -69,12 +91,29 @@ class BoaviztaFigure:
         }
 
 
+def unavailable_reason() -> str | None:
+    """Why Boavizta cannot be used here (the import error), or None when it can."""
+    import importlib
+
+    for name in _MODULES:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                importlib.import_module(name)
+        except ImportError as error:
+            return str(error) or f"cannot import {name}"
+    return None
+
+
 def available() -> bool:
-    try:
-        import boaviztapi  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return unavailable_reason() is None
+
+
+def require() -> None:
+    """Raise ``BoaviztaUnavailable`` (a GreenOpsError) unless boaviztapi can be used."""
+    reason = unavailable_reason()
+    if reason is not None:
+        raise BoaviztaUnavailable(reason)
 
 
 def version() -> str | None:
@@ -107,8 +146,7 @@ def instance_hours(
     provider: str, instance_type: str, region: str, utilization: float, hours: float = 1.0
 ) -> BoaviztaFigure:
     """Boavizta's impacts of ``hours`` of ``instance_type`` at ``utilization`` in ``region``."""
-    if not available():
-        raise GreenOpsError(f"the Boavizta method needs boaviztapi: {INSTALL_HINT}")
+    require()
     country = country_of(provider, region)
     if country is None:
         raise GreenOpsError(f"region {region!r} of {provider} has no known country for Boavizta")

@@ -223,10 +223,15 @@ def _pair(value: Any) -> tuple[float, float]:
     return float(low), float(high)
 
 
+# libyaml's loader where PyYAML has it: the coefficient files are large enough for the pure
+# Python parser to take most of a fresh process's first report.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read(name: str) -> Any:
     text = resources.files("sentier.greenops").joinpath(f"data/{name}").read_text("utf-8")
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as error:
         raise GreenOpsError(f"malformed coefficient file: {error}", file=name) from error
 

@@ -168,8 +168,8 @@ def explain(ctx: CarbonContext, text: str) -> dict[str, Any]:
     description = {
         k: (None if _missing(v) else v) for k, v in description_frame.iloc[0].to_dict().items()
     }
-    mapping = ctx.mapping()
-    row = mapping.loc[(mapping[LINE_KEY] == key) & (mapping[PERIOD] == period)]
+    mapping = ctx.mapping_expr()
+    row = mapping.filter((mapping[LINE_KEY] == key) & (mapping[PERIOD] == period)).to_pandas()
     if row.empty:
         raise GreenOpsError(f"line {text} has no carbon mapping", field="line-id")
     mapped: dict[str, Any] = {

@@ -26,8 +26,6 @@ from sentier.finops import (
     CatalogSnapshot,
     Facts,
     Scope,
-    mapping_for,
-    mapping_table,
 )
 from sentier.greenops.classify import ESTIMATED, NOT_ESTIMATED, NOT_USAGE
 from sentier.greenops.coefficients import Coefficients
@@ -35,10 +33,11 @@ from sentier.greenops.errors import GreenOpsError
 from sentier.greenops.mapping import (
     FACTOR_COLUMNS,
     LINE_KEY,
-    MAPPING_COLUMNS,
     PERIOD,
     carbon_mapping,
+    expand,
     mapping_file,
+    mapping_schema,
 )
 from sentier.greenops.resources import ResourceFacts
 
@@ -90,109 +89,50 @@ class CarbonContext:
     resources: ResourceFacts
     method: str = "ccf"
     _mapping: pd.DataFrame | None = field(default=None, repr=False)
-    _table: Any = field(default=None, repr=False)
+    _parts: tuple[Any, Any | None] | None = field(default=None, repr=False)
 
     def mapping(self) -> pd.DataFrame:
+        """The whole mapping as a frame (exports, small lookups); reports use ``parts``."""
         if self._mapping is None:
             self._mapping = carbon_mapping(
                 self.facts, self.coefficients, self.resources, method=self.method
             )
         return self._mapping
 
-    def mapping_expr(self) -> Any:
-        """The mapping as a table of the facts' backend (its Parquet file read in place)."""
-        wanted = [
-            PERIOD,
-            LINE_KEY,
-            "status",
-            "kind",
-            "instance_type",
-            "use_pricing",
-            *FACTOR_COLUMNS,
-        ]
-        path = mapping_file(self.facts, self.coefficients, self.resources, method=self.method)
-        if path is None:
-            return ibis.memtable(self.mapping()[wanted])
-        if self._table is None:
+    def parts(self) -> tuple[Any, Any | None]:
+        """Both parts of the mapping as tables of the facts' backend, read in place.
+
+        The per-key part, with FinOps' owners of each key, and the per-month part (None
+        when it has no rows); see ``mapping.mapping_parts``.
+        """
+        if self._parts is None:
             from sentier.analytics import read_parquet_files
 
-            self._table = read_parquet_files(self.facts.con, [path], _schema()).select(wanted)
-        return self._table
+            schema = mapping_schema(owners=True)
+            keyed_schema = schema.remove(schema.get_field_index(PERIOD))
+            files = mapping_file(
+                self.facts,
+                self.coefficients,
+                self.resources,
+                method=self.method,
+                owners=(self.snapshot, self.rules),
+            )
+            if files is None:
+                self._parts = (ibis.memtable(keyed_schema.empty_table()), None)
+            else:
+                keyed = read_parquet_files(self.facts.con, [files.keyed], keyed_schema)
+                monthly = (
+                    read_parquet_files(self.facts.con, [files.monthly], mapping_schema())
+                    if files.monthly_rows
+                    else None
+                )
+                self._parts = (keyed, monthly)
+        return self._parts
 
-    def owned_expr(self) -> Any | None:
-        """Carbon mapping and FinOps' allocation joined once and cached (DuckDB), or None.
-
-        Reports then join one table to the lines instead of two; the file is keyed by the
-        carbon mapping and by everything the allocation depends on (catalog, rules, plan).
-        """
-        path = mapping_file(self.facts, self.coefficients, self.resources, method=self.method)
-        if path is None or "duckdb" not in type(self.facts.con).__module__:
-            return None
-        import hashlib
-        import uuid
-
-        from sentier.analytics import read_parquet_files
-
-        fingerprint = hashlib.sha1(
-            "|".join(
-                [
-                    path.name,
-                    self.snapshot.fingerprint(),
-                    self.rules.fingerprint(),
-                    self.facts.plan.model.model_dump_json(),
-                ]
-            ).encode("utf-8")
-        ).hexdigest()[:20]
-        owned = path.parent / f"owned-{fingerprint}.parquet"
-        if not owned.is_file():
-            carbon = read_parquet_files(self.facts.con, [path], _schema())
-            allocation = mapping_table(mapping_for(self.facts, self.snapshot, self.rules))
-            wanted = [
-                PERIOD,
-                LINE_KEY,
-                "status",
-                "kind",
-                "instance_type",
-                "use_pricing",
-                *FACTOR_COLUMNS,
-            ]
-            expr = carbon.select(wanted).join(allocation, LINE_KEY)
-            temporary = owned.with_name(f"{owned.stem}.{uuid.uuid4().hex[:8]}.tmp")
-            self.facts.con.to_parquet(expr, str(temporary))
-            temporary.replace(owned)
-            for old in sorted(
-                owned.parent.glob("owned-*.parquet"), key=lambda p: p.stat().st_mtime
-            )[:-8]:
-                old.unlink(missing_ok=True)
-        return self.facts.con.read_parquet(str(owned))
-
-
-def _schema() -> Any:
-    import pyarrow as pa
-
-    strings = {
-        "provider",
-        "region",
-        "status",
-        "reason",
-        "kind",
-        "method",
-        "instance_type",
-        "type_source",
-        "utilization_source",
-    }
-    fields = []
-    for name in MAPPING_COLUMNS:
-        if name == LINE_KEY:
-            kind: Any = pa.int64()
-        elif name in strings or name == PERIOD:
-            kind = pa.string()
-        elif name in ("use_pricing", "market_known"):
-            kind = pa.bool_()
-        else:
-            kind = pa.float64()
-        fields.append(pa.field(name, kind))
-    return pa.schema(fields)
+    def mapping_expr(self) -> Any:
+        """The mapping, one row per billing period and ``line_key``, as an Ibis table."""
+        keyed, monthly = self.parts()
+        return expand(self.facts.keys(), keyed, monthly)
 
 
 def _float(value: Any) -> float:
@@ -246,16 +186,36 @@ def carbon_expr(
     carbon_dims = [d for d in key_dims if d in ("kind", "instance_type")]
     fact_dims = [d for d in key_dims if d not in carbon_dims and d != PERIOD]
     keys = facts.keys().select([PERIOD, LINE_KEY, "BillingCurrency", *fact_dims])
-    owned = ctx.owned_expr()
-    if owned is not None:
-        joined = summed.join(keys, [PERIOD, LINE_KEY]).join(owned, [PERIOD, LINE_KEY])
-    else:
-        allocation = mapping_table(mapping_for(facts, ctx.snapshot, ctx.rules))
-        joined = (
-            summed.join(keys, [PERIOD, LINE_KEY])
-            .join(ctx.mapping_expr(), [PERIOD, LINE_KEY])
-            .join(allocation, LINE_KEY)
+    keyed, monthly = ctx.parts()
+    # The per-key part carries FinOps' owners: one join, as the showback has one.
+    carbon = keyed.select(
+        LINE_KEY,
+        "status",
+        "kind",
+        "instance_type",
+        "use_pricing",
+        *FACTOR_COLUMNS,
+        "owner_ref",
+        "entity_ref",
+        "system_ref",
+        "pool",
+    )
+    joined = summed.join(keys, [PERIOD, LINE_KEY]).join(carbon, LINE_KEY)
+    factors = {column: joined[column] for column in FACTOR_COLUMNS}
+    if monthly is not None:
+        # Months with their own measured utilisation: those rows' factors instead.
+        own = monthly.select(
+            o_period=monthly[PERIOD],
+            o_key=monthly[LINE_KEY],
+            **{f"o_{c}": monthly[c] for c in FACTOR_COLUMNS},
         )
+        joined = joined.left_join(
+            own, [joined[PERIOD] == own.o_period, joined[LINE_KEY] == own.o_key]
+        )
+        factors = {
+            column: ibis.ifelse(joined.o_key.notnull(), joined[f"o_{column}"], joined[column])
+            for column in FACTOR_COLUMNS
+        }
     quantity = ibis.ifelse(joined.use_pricing, joined.pricing, joined.consumed).fill_null(0)
     by = [
         PERIOD,
@@ -268,7 +228,7 @@ def carbon_expr(
         *carbon_dims,
         *fact_dims,
     ]
-    aggregates = {name: (quantity * joined[column]).sum() for name, column in MEASURES.items()}
+    aggregates = {name: (quantity * factors[column]).sum() for name, column in MEASURES.items()}
     return joined.group_by(by).aggregate(
         effective=joined.effective.sum(), lines=joined.lines.sum(), **aggregates
     )
@@ -279,17 +239,19 @@ def carbon_rows(
 ) -> list[dict[str, Any]]:
     """Rows of ``carbon_expr`` with shared pools split between owners as FinOps splits them."""
     frame = carbon_expr(ctx, key_dims=key_dims, scope=scope).to_pandas()
+    # Missing values as None, missing measures as 0, column by column (not value by value).
+    for name in MEASURES:
+        frame[name] = frame[name].astype("float64").fillna(0.0)
+    frame["lines"] = frame["lines"].astype("float64").fillna(0.0).astype("int64")
+    others = [c for c in frame.columns if c not in MEASURES and c != "lines"]
+    values = frame[others].astype(object)
+    frame[others] = values.where(values.notna(), None)
     rows: list[dict[str, Any]] = []
-    for record in frame.to_dict("records"):
-        row = {str(k): (None if _missing(v) else v) for k, v in record.items()}
-        row["period"] = row.pop(PERIOD)
-        row["currency"] = row.pop("BillingCurrency")
-        row["effective"] = (
-            Decimal(str(row["effective"])) if row["effective"] is not None else Decimal(0)
-        )
-        for name in MEASURES:
-            row[name] = _float(row.get(name))
-        row["lines"] = int(_float(row.get("lines")))
+    for row in frame.rename(columns={PERIOD: "period", "BillingCurrency": "currency"}).to_dict(
+        "records"
+    ):
+        effective = row["effective"]
+        row["effective"] = Decimal(str(effective)) if effective is not None else Decimal(0)
         rows.append(row)
     return split_pools(rows, ctx.rules)
 
@@ -588,13 +550,13 @@ def _coverage(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def not_estimated_reasons(ctx: CarbonContext, *, limit: int = 20) -> list[dict[str, Any]]:
     """Why lines are not estimated, with how many descriptions and their cost, biggest first."""
-    mapping = ctx.mapping()
-    reasons = mapping.loc[mapping["status"] != ESTIMATED, [PERIOD, LINE_KEY, "status", "reason"]]
-    if reasons.empty:
-        return []
+    keyed, _ = ctx.parts()
+    # A key's status and reason are the same in every month (only factors vary by month).
+    table = keyed.filter(keyed.status != ESTIMATED).select(
+        LINE_KEY, "status", reason=keyed.reason.fill_null("")
+    )
     monthly = ctx.facts.monthly()
-    table = ibis.memtable(reasons.fillna({"reason": ""}))
-    joined = monthly.join(table, [PERIOD, LINE_KEY])
+    joined = monthly.join(table, LINE_KEY)
     grouped = joined.group_by(["status", "reason"]).aggregate(
         lines=joined.lines.sum(), cost=joined.EffectiveCost.sum(), descriptions=joined.count()
     )
@@ -640,7 +602,9 @@ def yearly_summary(ctx: CarbonContext, *, year: int | None = None) -> dict[str, 
             totals[name] += row[name]
             by_provider[_label(row.get("ProviderName"))][name] += row[name]
         costs[str(row["currency"])] += row["effective"]
-    mapping = yearly.mapping()
+    keyed, _ = yearly.parts()
+    estimated = keyed.filter(keyed.status == ESTIMATED).select(LINE_KEY)
+    descriptions = facts.keys().select(PERIOD, LINE_KEY).join(estimated, LINE_KEY).count()
     known_market = _market_energy_share(yearly)
     return {
         "year": int(chosen),
@@ -677,13 +641,13 @@ def yearly_summary(ctx: CarbonContext, *, year: int | None = None) -> dict[str, 
         "cost": dict(costs),
         "coverage": _coverage(rows),
         "not_estimated": not_estimated_reasons(yearly, limit=10),
-        "estimated_descriptions": int((mapping["status"] == ESTIMATED).sum()),
+        "estimated_descriptions": int(descriptions.execute()),
     }
 
 
 def _market_energy_share(ctx: CarbonContext) -> float | None:
-    mapping = ctx.mapping()
-    table = ibis.memtable(mapping[[PERIOD, LINE_KEY, "use_pricing", "f_kwh", "market_known"]])
+    mapping = ctx.mapping_expr()
+    table = mapping.select(PERIOD, LINE_KEY, "use_pricing", "f_kwh", "market_known")
     monthly = ctx.facts.monthly()
     joined = monthly.join(table, [PERIOD, LINE_KEY])
     quantity = ibis.ifelse(

@@ -69,10 +69,19 @@ def carbon_context(
             greenops.load_resource_facts(session),
             method,
         )
+    except greenops.BoaviztaUnavailable as error:
+        raise _unavailable(error) from error
     except greenops.GreenOpsError as error:
         raise Problem(400, str(error), slug="greenops-input") from error
     finally:
         con.disconnect()
+
+
+def _unavailable(error: Exception) -> Problem:
+    """The Boavizta method asked for where boaviztapi is not installed: how to install it."""
+    return Problem(
+        501, str(error), slug="greenops-boavizta-unavailable", title="Boavizta not installed"
+    )
 
 
 def _empty(kind: str) -> dict[str, Any]:
@@ -192,6 +201,8 @@ def estimate(
                 utilization=utilization,
                 base_region=region,
             )
+    except greenops.BoaviztaUnavailable as error:
+        raise _unavailable(error) from error
     except greenops.GreenOpsError as error:
         raise Problem(400, str(error), slug="greenops-input") from error
     return plain_dict(result)

@@ -80,6 +80,12 @@ def estimate(
             )  # fmt: skip
         except Problem as problem:
             error = problem.detail
+            if problem.slug == "greenops-boavizta-unavailable":
+                # Boavizta is optional: say how to install it, and show CCF's figure anyway.
+                result = views.estimate(
+                    provider=provider, instance_type=instance_type, region=region, hours=hours,
+                    utilization=value, method="ccf", compare_regions=True,
+                )  # fmt: skip
     params = {"provider": provider, "instance_type": instance_type, "region": region,
               "hours": hours, "utilization": utilization, "method": method}  # fmt: skip
     query = "&".join(f"{k}={v}" for k, v in params.items() if v not in ("", None))
