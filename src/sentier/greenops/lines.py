@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import ibis
+import pandas as pd
 
 from sentier.finops import UNALLOCATED, mapping_for, mapping_table
 from sentier.greenops.classify import ESTIMATED, SIGNATURE, classify
@@ -181,7 +182,11 @@ def explain(ctx: CarbonContext, text: str) -> dict[str, Any]:
     cost = sum((Decimal(str(v)) for v in frame["EffectiveCost"].fillna(0)), Decimal(0))
     allocation = mapping_for(facts, ctx.snapshot, ctx.rules)
     owner_row = allocation.loc[allocation[LINE_KEY] == key]
-    owner = owner_row.iloc[0].to_dict() if not owner_row.empty else {}
+    # Missing parts of an allocation (an entity without an owner) come back as NaN: say None.
+    owner = {
+        k: (None if pd.api.types.is_scalar(v) and pd.isna(v) else v)
+        for k, v in (owner_row.iloc[0].to_dict() if not owner_row.empty else {}).items()
+    }
     report_figures = {name: float(mapped[name]) * quantity for name in FACTOR_COLUMNS}
     out: dict[str, Any] = {
         "line_id": text.strip().lower(),

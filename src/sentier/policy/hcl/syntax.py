@@ -1,6 +1,6 @@
 """HCL syntax trees: tree-sitter's concrete tree turned into small, evaluable nodes.
 
-tree-sitter (with the ``tree-sitter-hcl`` grammar, both from PyPI as binary wheels) parses in
+tree-sitter (with the ``tree-sitter-hcl`` grammar, both installed as binary wheels) parses in
 C, keeps exact rows for every token and recovers from errors, so a broken block costs that
 block only. python-hcl2 was the alternative: pure Python, several times slower, and it drops
 the line of every attribute, which a scanner pointing at lines cannot afford.
