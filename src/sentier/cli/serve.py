@@ -29,7 +29,7 @@ def serve(
         f"sentier on http://{host}:{port} (API under /api/v1, OpenAPI at /api/v1/openapi.json)"
     )
     uvicorn.run(
-        "sentier.api:create_app",
+        "sentier.api:create_served_app",
         factory=True,
         host=host,
         port=port,
