@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import Engine
 
-from sentier.catalog import read_descriptor
+from sentier.catalog import find_entity, ingest_source, read_descriptor
 from sentier.catalog.check import check_paths
+from sentier.store import session_scope
 from tests.catalog.builders import component, group
 
 BOMB = "\n".join(
@@ -146,3 +148,27 @@ def test_location_targets_inside_the_root_are_followed(tmp_path: Path) -> None:
     _location(tmp_path / "sub" / "inner", "../../teams/*.yaml")
     result = check_paths([tmp_path / "sub"], boundary=tmp_path)
     assert result.errors == [] and result.entities == 2
+
+
+def test_a_walked_descriptor_linked_to_a_file_outside_is_not_read(
+    engine: Engine, tmp_path: Path
+) -> None:
+    outside = _descriptor(tmp_path / "elsewhere", "from outside", name="intruder")
+    tree = tmp_path / "repo"
+    _descriptor(tree / "ok", "inside", name="fine")
+    (tree / "linked").mkdir()
+    (tree / "linked" / "catalog-info.yaml").symlink_to(outside)
+    inside = _descriptor(tree / "shared", "kept inside", name="linked-inside")
+    inside = inside.rename(inside.with_name("component.yaml"))  # not walked itself
+    (tree / "alias").mkdir()
+    (tree / "alias" / "catalog-info.yaml").symlink_to(inside)
+    with session_scope(engine) as session:
+        report = ingest_source(session, [tree])
+    errors = [p for p in report.problems if p.severity == "error"]
+    assert [(p.file, p.code) for p in errors] == [
+        (str(tree / "linked" / "catalog-info.yaml"), "outside-root")
+    ]
+    with session_scope(engine) as session:
+        assert find_entity(session, "component:intruder") is None
+        assert find_entity(session, "component:fine") is not None
+        assert find_entity(session, "component:linked-inside") is not None

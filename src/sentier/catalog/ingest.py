@@ -257,6 +257,18 @@ class _Reconciler:
             if key in self.reached:
                 continue  # a Location cycle, or a file reached twice: read once
             self.reached.add(key)
+            if path.is_symlink() and not is_within(key, top):
+                # A walked descriptor that is a link to elsewhere would let whoever commits to
+                # a registered repository make the server read any file it can.
+                self.report.problems.append(
+                    Problem(
+                        "error",
+                        "a symbolic link to a file outside the source's root: not read",
+                        file=key,
+                        code="outside-root",
+                    )
+                )
+                continue
             try:
                 data = path.read_bytes()
             except OSError as error:
