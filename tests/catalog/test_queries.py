@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from sentier.catalog import (
     EntityFilter,
@@ -193,6 +193,11 @@ def test_search_matches_inside_words_and_follows_changes(
     with session_scope(catalog) as session:
         if catalog.dialect.name == "sqlite":
             assert fulltext_indexed(session), "migration 0004 builds the trigram index"
+        else:
+            indexes = session.execute(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = 'entities'")
+            ).scalars()
+            assert "ix_entities_search_text_trgm" in set(indexes), "migration 0005"
         assert _names(search(session, "heckou")) == ["checkout", "checkout-api"]
         assert _names(search(session, "vault SERVICE")) == ["card-vault"]
         assert _names(search(session, "pc")) == ["checkout"]  # under three characters: scanned

@@ -14,12 +14,14 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 def described_by_models(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic's ``include_name``: the trigram search index (migration 0004) is no model's table.
+    """Alembic's ``include_name``: the trigram search indexes (0004, 0005) are no model's.
 
     Its virtual table and FTS5's shadow tables are kept by triggers, so autogenerate must neither
     drop them nor report them as drift.
     """
-    return not (type_ == "table" and (name or "").startswith("entities_fts"))
+    if type_ == "table" and (name or "").startswith("entities_fts"):
+        return False
+    return not (type_ == "index" and name == "ix_entities_search_text_trgm")
 
 
 def alembic_config(engine: Engine) -> Config:
