@@ -6,11 +6,8 @@ as a table, CSV or JSON.
 
 from __future__ import annotations
 
-import csv
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +16,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from sentier.cli._billing import (
+    Format,
+    FormatOption,
+    FromOption,
+    PeriodOption,
+    PlanOption,
+    RulesOption,
+    ToOption,
+    billing_context,
+    parse_day,
+    plain,
+    write_csv,
+)
 from sentier.cli._common import console, err_console, fail, open_store, print_json
 
 app = typer.Typer(
@@ -31,47 +41,14 @@ resources_app = typer.Typer(
 app.add_typer(resources_app, name="resources")
 
 
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
 class Method(StrEnum):
     ccf = "ccf"
     boavizta = "boavizta"
 
 
-FormatOption = Annotated[Format, typer.Option("--format", "-f")]
 MethodOption = Annotated[
     Method, typer.Option("--method", help="ccf (Cloud Carbon Footprint) or boavizta (instances).")
 ]
-PeriodOption = Annotated[
-    list[str] | None,
-    typer.Option("--period", "-p", help="Billing period YYYY-MM (repeatable; default: all)."),
-]
-RulesOption = Annotated[
-    Path | None,
-    typer.Option("--rules", help="Allocation rules (default: SENTIER_HOME/allocation.yaml)."),
-]
-PlanOption = Annotated[
-    Path | None,
-    typer.Option("--tagging-plan", help="Tagging plan (default: SENTIER_HOME/tagging-plan.yaml)."),
-]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value.quantize(Decimal("0.01")))
-    if isinstance(value, float):
-        return round(value, 9)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 def _kg(value: float | None) -> str:
@@ -94,21 +71,6 @@ def _share(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
-def _parse_day(text: str | None, *, end: bool = False) -> date | None:
-    if text is None:
-        return None
-    try:
-        if len(text) == 7:
-            year, month = (int(x) for x in text.split("-"))
-            if end:
-                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-            return date(year, month, 1)
-        day = date.fromisoformat(text)
-    except ValueError:
-        fail(f"{text!r} is not a date (YYYY-MM-DD) or a month (YYYY-MM)")
-    return day + timedelta(days=1) if end else day
-
-
 @contextmanager
 def _context(
     method: Method = Method.ccf,
@@ -116,8 +78,8 @@ def _context(
     plan_path: Path | None = None,
     periods: list[str] | None = None,
 ) -> Iterator[Any]:
-    from sentier.analytics import duckdb_connection
-    from sentier.finops import Facts, FinOpsError, load_rules, load_snapshot
+    """FinOps' context (same lines, same owners) with what carbon adds: coefficients and the
+    resources' instance types and measured utilisation."""
     from sentier.greenops import (
         CarbonContext,
         GreenOpsError,
@@ -125,40 +87,16 @@ def _context(
         load_resource_facts,
     )
     from sentier.store import session_scope
-    from sentier.tagging import TaggingError
 
-    engine = open_store()
-    try:
-        from sentier.finops.tags import plan_or_default
-
-        rules = load_rules(rules_path)
-        plan = plan_or_default(plan_path)
-    except (FinOpsError, TaggingError) as error:
-        fail(str(error))
-    with session_scope(engine) as session:
-        snapshot = load_snapshot(session)
-        resources = load_resource_facts(session)
-    facts = Facts(duckdb_connection(), periods=periods, plan=plan)
-    if not facts.available_periods():
-        fail("no billing data yet: run `sentier cost ingest PATH` first")
-    if periods:
-        unknown = sorted(set(periods) - set(facts.available_periods()))
-        if unknown:
-            fail(
-                f"no billing data for {', '.join(unknown)}; "
-                f"available: {', '.join(facts.available_periods())}"
+    with billing_context(rules_path, plan_path, periods) as base:
+        with session_scope(base.engine) as session:
+            resources = load_resource_facts(session)
+        try:
+            yield CarbonContext(
+                base.facts, base.snapshot, base.rules, load_coefficients(), resources, method.value
             )
-    try:
-        yield CarbonContext(facts, snapshot, rules, load_coefficients(), resources, method.value)
-    except (GreenOpsError, FinOpsError) as error:
-        fail(str(error))
-
-
-def _write_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    writer = csv.writer(sys.stdout)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([_plain(v) for v in row])
+        except GreenOpsError as error:
+            fail(str(error))
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -175,8 +113,8 @@ def report(
         ),
     ] = "group",
     period: PeriodOption = None,
-    from_: Annotated[str | None, typer.Option("--from", help="First charge date.")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Last charge date, inclusive.")] = None,
+    from_: FromOption = None,
+    to: ToOption = None,
     method: MethodOption = Method.ccf,
     rules: RulesOption = None,
     tagging_plan: PlanOption = None,
@@ -186,13 +124,13 @@ def report(
     from sentier.finops import Scope
     from sentier.greenops import carbon_report, not_estimated_reasons
 
-    scope = Scope(period, _parse_day(from_), _parse_day(to, end=True))
+    scope = Scope(period, parse_day(from_), parse_day(to, end=True))
     with _context(method, rules, tagging_plan, period) as ctx:
         result = carbon_report(ctx, by=by, scope=scope)
         reasons = not_estimated_reasons(ctx, limit=8)
     result["not_estimated_reasons"] = reasons
     if format is Format.json:
-        print_json(_plain(result))
+        print_json(plain(result))
         return
     periods = result["periods"]
     if format is Format.csv:
@@ -211,7 +149,7 @@ def report(
             "cost_share",
             "not_estimated_lines",
         ]
-        _write_csv(
+        write_csv(
             headers,
             [
                 [
@@ -341,7 +279,7 @@ def estimate(
     except greenops.GreenOpsError as error:
         fail(str(error))
     if format is Format.json:
-        print_json(_plain(out))
+        print_json(plain(out))
         return
     table = Table(title=f"{hours:g} h of {key} {instance_type} in {region}")
     for column in ("method", "use phase (scope 2)", "manufacturing (scope 3)", "total", "range"):
@@ -396,7 +334,7 @@ def explain(
     with _context(method, rules) as ctx:
         result = run(ctx, line_id)
     if format is Format.json:
-        print_json(_plain(result))
+        print_json(plain(result))
         return
     d = result["description"]
     quantity = result["quantity"]
@@ -453,7 +391,7 @@ def summary(
     with _context(method, rules) as ctx:
         result = yearly_summary(ctx, year=year)
     if format is Format.json:
-        print_json(_plain(result))
+        print_json(plain(result))
         return
     scopes = result["scopes"]
     table = Table(
@@ -505,7 +443,7 @@ def lines(
             period=period,
         )
     if format is Format.json:
-        print_json(_plain(result))
+        print_json(plain(result))
         return
     headers = ["line id", "service", "resource", "region", "kind", "kgCO2e", "cost", "owner"]
     rows = [
@@ -522,7 +460,7 @@ def lines(
         for r in result
     ]
     if format is Format.csv:
-        _write_csv(headers, rows)
+        write_csv(headers, rows)
         return
     table = Table(title="lines emitting most")
     for header in headers:
@@ -558,7 +496,7 @@ def whatif(
     with _context(Method.ccf, rules, None, period) as ctx:
         result = region_what_if(ctx, region, provider=provider, owner=_ref(owner, "group"))
     if format is Format.json:
-        print_json(_plain(result))
+        print_json(plain(result))
         return
     table = Table(title=f"usage of {owner or 'everyone'} moved to {region}")
     for column in ("provider", "scope 2 now", "scope 2 moved", "change", "scope 3 (same)"):
@@ -598,7 +536,7 @@ def coefficients(format: FormatOption = Format.table) -> None:
         "boavizta": greenops.boavizta_available(),
     }
     if format is Format.json:
-        print_json(_plain(info))
+        print_json(plain(info))
         return
     console.print(f"coefficients {c.version} ({c.fingerprint})")
     for name, source in c.sources.items():

@@ -6,12 +6,6 @@ table, CSV or JSON.
 
 from __future__ import annotations
 
-import csv
-import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +14,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from sentier.cli._billing import (
+    Format,
+    FormatOption,
+    FromOption,
+    PeriodOption,
+    PlanOption,
+    RulesOption,
+    ToOption,
+    billing_context,
+    parse_day,
+    plain,
+    write_csv,
+)
 from sentier.cli._common import console, err_console, fail, open_store, print_json
 
 app = typer.Typer(
@@ -30,33 +37,6 @@ budgets_app = typer.Typer(help="Monthly budgets per group or system.", no_args_i
 app.add_typer(budgets_app, name="budgets")
 
 
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-RulesOption = Annotated[
-    Path | None,
-    typer.Option("--rules", help="Allocation rules (default: SENTIER_HOME/allocation.yaml)."),
-]
-PlanOption = Annotated[
-    Path | None,
-    typer.Option("--tagging-plan", help="Tagging plan (default: SENTIER_HOME/tagging-plan.yaml)."),
-]
-PeriodOption = Annotated[
-    list[str] | None,
-    typer.Option("--period", "-p", help="Billing period YYYY-MM (repeatable; default: all)."),
-]
-FromOption = Annotated[
-    str | None, typer.Option("--from", help="First charge date (YYYY-MM-DD or YYYY-MM).")
-]
-ToOption = Annotated[
-    str | None, typer.Option("--to", help="Last charge date, inclusive (YYYY-MM-DD or YYYY-MM).")
-]
-FormatOption = Annotated[Format, typer.Option("--format", "-f")]
-
-
 def _money(value: Any) -> str:
     if value is None:
         return ""
@@ -65,89 +45,6 @@ def _money(value: Any) -> str:
 
 def _percent(value: float | None) -> str:
     return "" if value is None else f"{value * 100:+.1f}%"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value.quantize(Decimal("0.01")))
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _write_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    writer = csv.writer(sys.stdout)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([_plain(v) for v in row])
-
-
-def _parse_day(text: str | None, *, end: bool = False) -> date | None:
-    if text is None:
-        return None
-    try:
-        if len(text) == 7:
-            year, month = (int(x) for x in text.split("-"))
-            if end:
-                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-            return date(year, month, 1)
-        day = date.fromisoformat(text)
-    except ValueError:
-        fail(f"{text!r} is not a date (YYYY-MM-DD) or a month (YYYY-MM)")
-    if end:
-        from datetime import timedelta
-
-        return day + timedelta(days=1)
-    return day
-
-
-@dataclass
-class Context:
-    engine: Any
-    facts: Any
-    snapshot: Any
-    rules: Any
-
-
-@contextmanager
-def _context(
-    rules_path: Path | None = None,
-    plan_path: Path | None = None,
-    periods: list[str] | None = None,
-) -> Iterator[Context]:
-    from sentier.analytics import duckdb_connection
-    from sentier.finops import FinOpsError, load_rules, load_snapshot
-    from sentier.finops.facts import Facts
-    from sentier.finops.tags import plan_or_default
-    from sentier.store import session_scope
-    from sentier.tagging import TaggingError
-
-    engine = open_store()
-    try:
-        rules = load_rules(rules_path)
-        plan = plan_or_default(plan_path)
-    except (FinOpsError, TaggingError) as error:
-        fail(str(error))
-    with session_scope(engine) as session:
-        snapshot = load_snapshot(session)
-    facts = Facts(duckdb_connection(), periods=periods, plan=plan)
-    if not facts.available_periods():
-        fail("no billing data yet: run `sentier cost ingest PATH` first")
-    if periods:
-        unknown = sorted(set(periods) - set(facts.available_periods()))
-        if unknown:
-            fail(
-                f"no billing data for {', '.join(unknown)}; "
-                f"available: {', '.join(facts.available_periods())}"
-            )
-    try:
-        yield Context(engine, facts, snapshot, rules)
-    except FinOpsError as error:
-        fail(str(error))
 
 
 # -- ingest -----------------------------------------------------------------------------------
@@ -235,7 +132,7 @@ def ingestions(
     with session_scope(open_store()) as session:
         history = ingestion_history(session, limit=limit)
     if format is Format.json:
-        print_json(_plain(history))
+        print_json(plain(history))
         return
     table = Table(title="cost ingestions")
     for column in ("#", "when", "status", "file", "file status", "rows", "first problem"):
@@ -284,11 +181,11 @@ def report(
     """Showback: effective cost per owner (child groups rolled up) or dimension, per month."""
     from sentier.finops import Scope, showback
 
-    scope = Scope(period, _parse_day(from_), _parse_day(to, end=True))
-    with _context(rules, tagging_plan, period) as ctx:
+    scope = Scope(period, parse_day(from_), parse_day(to, end=True))
+    with billing_context(rules, tagging_plan, period) as ctx:
         result = showback(ctx.facts, ctx.snapshot, ctx.rules, by=by, scope=scope)
     if format is Format.json:
-        print_json(_plain(result))
+        print_json(plain(result))
         return
     periods = result["periods"]
     headers = [by, "currency", *periods, "total", "share", "MoM"]
@@ -303,7 +200,7 @@ def report(
         values += [row["total"], row["share"], row["change"]]
         rows.append(values)
     if format is Format.csv:
-        _write_csv(headers, rows)
+        write_csv(headers, rows)
         return
     table = Table(title=f"effective cost by {by}")
     for header in headers:
@@ -355,12 +252,12 @@ def tags(
     """Tag coverage: share of effective cost fully tagged per the plan, worst offenders."""
     from sentier.finops import Scope, tag_coverage
 
-    with _context(rules, tagging_plan, period) as ctx:
+    with billing_context(rules, tagging_plan, period) as ctx:
         result = tag_coverage(
             ctx.facts, ctx.snapshot, ctx.rules, by=by, scope=Scope(period), worst=worst
         )
     if format is Format.json:
-        print_json(_plain(result))
+        print_json(plain(result))
         return
     headers = [by, "currency", "tagged", "untagged", "total", "coverage"]
     rows = [
@@ -368,7 +265,7 @@ def tags(
         for r in result["rows"]
     ]
     if format is Format.csv:
-        _write_csv(headers, rows)
+        write_csv(headers, rows)
         return
     table = Table(title=f"tag coverage by {by} (required: {', '.join(result['required_keys'])})")
     for header in headers:
@@ -427,9 +324,9 @@ def anomalies(
     from sentier.finops.anomalies import detect_and_record, stored_anomalies
     from sentier.store import session_scope
 
-    since_day = _parse_day(since)
+    since_day = parse_day(since)
     if detect:
-        with _context(rules, tagging_plan) as ctx, session_scope(ctx.engine) as session:
+        with billing_context(rules, tagging_plan) as ctx, session_scope(ctx.engine) as session:
             result = detect_and_record(
                 session, ctx.facts, ctx.snapshot, ctx.rules, threshold=threshold, since=since_day
             )
@@ -441,7 +338,7 @@ def anomalies(
     with scope(open_store()) as session:
         items = stored_anomalies(session, since=since_day)
     if format is Format.json:
-        print_json(_plain(items))
+        print_json(plain(items))
         return
     headers = ["day", "owner", "service", "currency", "actual", "expected", "score", "drivers"]
     rows = [
@@ -461,7 +358,7 @@ def anomalies(
         for a in items
     ]
     if format is Format.csv:
-        _write_csv(headers, rows)
+        write_csv(headers, rows)
         return
     table = Table(title="cost anomalies")
     for header in headers:
@@ -485,10 +382,10 @@ def forecast(
     from sentier.finops.forecast import forecast as run
     from sentier.finops.timeseries import daily_costs
 
-    with _context(rules, tagging_plan) as ctx:
+    with billing_context(rules, tagging_plan) as ctx:
         rows = run(daily_costs(ctx.facts, ctx.snapshot, ctx.rules), months=months, level=level)
     if format is Format.json:
-        print_json(_plain(rows))
+        print_json(plain(rows))
         return
     headers = ["owner", "currency", "month", "to date", "forecast", "low", "high"]
     values = [
@@ -504,7 +401,7 @@ def forecast(
         for r in rows
     ]
     if format is Format.csv:
-        _write_csv(headers, values)
+        write_csv(headers, values)
         return
     as_of = rows[0]["as_of"] if rows else ""
     table = Table(title=f"cost forecast (data up to {as_of}, {level:.0%} interval)")
@@ -565,7 +462,7 @@ def budgets_list(format: FormatOption = Format.table) -> None:
     with session_scope(open_store()) as session:
         items = list_budgets(session)
     if format is Format.json:
-        print_json(_plain(items))
+        print_json(plain(items))
         return
     table = Table(title="budgets")
     for header in ("name", "scope", "amount", "thresholds", "forecast alert"):
@@ -604,10 +501,10 @@ def budgets_check(
     from sentier.finops.budgets import check_budgets
     from sentier.store import session_scope
 
-    with _context(rules, tagging_plan) as ctx, session_scope(ctx.engine) as session:
+    with billing_context(rules, tagging_plan) as ctx, session_scope(ctx.engine) as session:
         items = check_budgets(session, ctx.facts, ctx.snapshot, ctx.rules, month=month)
     if format is Format.json:
-        print_json(_plain(items))
+        print_json(plain(items))
         return
     table = Table(title="budgets")
     for header in (
@@ -647,7 +544,7 @@ def export(
     """Chargeback export: every line in FOCUS columns with its allocation (FOCUS 1.3 style)."""
     from sentier.finops.export import export_focus
 
-    with _context(rules, tagging_plan, period) as ctx:
+    with billing_context(rules, tagging_plan, period) as ctx:
         summary = export_focus(ctx.facts, ctx.snapshot, ctx.rules, focus, scope=Scope_(period))
     console.print(
         f"{summary['rows']:,} lines, effective cost {_money(summary['effective'])}, "
@@ -670,10 +567,10 @@ def commitments(
     """Commitment discounts: purchase, used and unused cost, utilisation, and savings."""
     from sentier.finops.economics import commitments as run
 
-    with _context(None, tagging_plan, period) as ctx:
+    with billing_context(None, tagging_plan, period) as ctx:
         result = run(ctx.facts)
     if format is Format.json:
-        print_json(_plain(result))
+        print_json(plain(result))
         return
     headers = [
         "commitment",
@@ -699,7 +596,7 @@ def commitments(
         for c in result["commitments"]
     ]
     if format is Format.csv:
-        _write_csv(headers, rows)
+        write_csv(headers, rows)
         return
     table = Table(title="commitment discounts")
     for header in headers:
@@ -741,10 +638,10 @@ def unit(
         kpis = read_kpis(kpi)
     except FinOpsError as error:
         fail(str(error))
-    with _context(rules, tagging_plan, period) as ctx:
+    with billing_context(rules, tagging_plan, period) as ctx:
         rows = unit_costs(ctx.facts, ctx.snapshot, ctx.rules, kpis, scope=Scope_(period))
     if format is Format.json:
-        print_json(_plain(rows))
+        print_json(plain(rows))
         return
     headers = ["product", "metric", "month", "currency", "cost", "units", "unit cost", "MoM"]
     values = [
@@ -761,7 +658,7 @@ def unit(
         for r in rows
     ]
     if format is Format.csv:
-        _write_csv(headers, values)
+        write_csv(headers, values)
         return
     table = Table(title="unit economics")
     for header in headers:
