@@ -18,25 +18,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sentier.errors import LocatedError
+
 ViolationKind = Literal["missing", "not-allowed", "pattern"]
 
 
-class TaggingError(Exception):
+class TaggingError(LocatedError):
     """A tagging plan that cannot be used; names the file, line and field."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        line: int | None = None,
-        field: str | None = None,
-    ) -> None:
-        where = file or "<tagging plan>"
-        if line is not None:
-            where = f"{where}:{line}"
-        super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
-        self.file, self.line, self.field, self.message = file, line, field, message
+    unnamed_input = "<tagging plan>"
 
 
 class KeyRule(BaseModel):

@@ -99,7 +99,7 @@ def test_malformed_alerts_are_counted_and_named_and_the_good_ones_kept(
         client, tokens, [webhook(bad, alert("billing", "Slow", "2026-11-02T10:00:00Z"))]
     )
     assert report["new_alerts"] == 1 and report["malformed"] == 1
-    assert report["problems"] == ["body[0] alerts[0].startsAt: not a time: 'yesterday'"]
+    assert report["problems"] == ["body[0]: alerts[0].startsAt: not a time: 'yesterday'"]
     far = {**alert("checkout", "X", "2026-11-02T10:00:00Z"), "startsAt": "0001-01-02T00:00:00Z"}
     assert _ingest(client, tokens, webhook(far))["malformed"] == 1
     # What a database would refuse (NUL characters, over-long names) is cleaned, not a 500.
