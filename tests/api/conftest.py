@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,39 @@ from sentier.api import create_app
 from sentier.catalog import ingest_source
 from sentier.store import session_scope
 from tests.catalog.builders import api, component, group, resource, system
+
+
+@contextmanager
+def seeded_home(home: Path) -> Iterator[tuple[Engine, str]]:
+    """A whole module's store: ``home`` as SENTIER_HOME holding the small catalog and an admin
+    token (yielded with the engine); the environment as it was afterwards.
+
+    For fuzzing modules that share one seeded store across many generated cases.
+    """
+    import os
+
+    from sentier.config import get_settings
+    from sentier.store import dispose_engines, get_engine, upgrade
+
+    previous = {k: os.environ.get(k) for k in ("SENTIER_HOME", "SENTIER_DATABASE_URL")}
+    os.environ["SENTIER_HOME"] = str(home)
+    os.environ["SENTIER_DATABASE_URL"] = f"sqlite:///{home / 'sentier.db'}"
+    get_settings.cache_clear()
+    try:
+        engine = get_engine()
+        upgrade(engine)
+        with session_scope(engine) as session:
+            ingest_source(session, [write_catalog(home / "catalog")], name="base")
+            token = auth.create_token(session, name="fuzz", role="admin").secret
+        yield engine, token
+    finally:
+        dispose_engines()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
 
 
 @dataclass

@@ -6,22 +6,16 @@ Ingestion is left out: its fuzzed paths would make the server walk its own disk.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from sentier import auth
 from sentier.api import create_app
-from sentier.catalog import ingest_source
-from sentier.config import get_settings
 from sentier.finops import ingest
-from sentier.store import dispose_engines, get_engine, session_scope, upgrade
-from tests.api.conftest import write_catalog
+from tests.api.conftest import seeded_home
 from tests.api.finops_billing import known_lines
 from tests.finops.finops_helpers import write_focus
 
@@ -37,25 +31,10 @@ STATE: dict[str, str] = {}
 @pytest.fixture(scope="module", autouse=True)
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     home = tmp_path_factory.mktemp("finops-fuzz")
-    previous = {k: os.environ.get(k) for k in ("SENTIER_HOME", "SENTIER_DATABASE_URL")}
-    os.environ["SENTIER_HOME"] = str(home)
-    os.environ["SENTIER_DATABASE_URL"] = f"sqlite:///{home / 'sentier.db'}"
-    get_settings.cache_clear()
-    engine = get_engine()
-    upgrade(engine)
-    with session_scope(engine) as session:
-        ingest_source(session, [write_catalog(Path(home) / "catalog")], name="base")
-        STATE["token"] = auth.create_token(session, name="fuzz", role="admin").secret
-    report = ingest(engine, [write_focus(Path(home) / "billing.csv", known_lines())])
-    assert report.ok
-    yield
-    dispose_engines()
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    get_settings.cache_clear()
+    with seeded_home(home) as (engine, token):
+        STATE["token"] = token
+        assert ingest(engine, [write_focus(home / "billing.csv", known_lines())]).ok
+        yield
 
 
 @pytest.fixture(autouse=True)
