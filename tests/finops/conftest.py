@@ -7,27 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import Engine
 
 from sentier.analytics import duckdb_connection
 from sentier.finops import Facts, load_rules, load_snapshot
 from sentier.store import session_scope
-from tests.finops.finops_helpers import ORG
+from tests.finops.finops_helpers import ingest_org
 
 
 @pytest.fixture
 def catalog(sqlite_engine: Engine, tmp_path: Path) -> Engine:
     """A small organisation in the catalog: acme > product > team-a, team-b; acme > team-c."""
-    from sentier.catalog import ingest_source
-
-    path = tmp_path / "catalog" / "catalog-info.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(yaml.safe_dump_all(ORG), encoding="utf-8")
-    with session_scope(sqlite_engine) as session:
-        report = ingest_source(session, [path], check_dangling=False)
-    assert report.ok, report.problems
-    return sqlite_engine
+    return ingest_org(sqlite_engine, tmp_path)
 
 
 @pytest.fixture

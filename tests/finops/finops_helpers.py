@@ -134,3 +134,19 @@ ORG = [
         annotations={"sentier.io/cloud-resource-ids": "arn:aws:rds:eu-west-3:111:db:orders"},
     ),
 ]
+
+
+def ingest_org(engine: Any, directory: Path) -> Any:
+    """The small organisation (``ORG``) written under ``directory`` and ingested; the engine."""
+    import yaml
+
+    from sentier.catalog import ingest_source
+    from sentier.store import session_scope
+
+    path = directory / "catalog" / "catalog-info.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump_all(ORG), encoding="utf-8")
+    with session_scope(engine) as session:
+        report = ingest_source(session, [path], check_dangling=False)
+    assert report.ok, report.problems
+    return engine

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import Engine
 
 from sentier.analytics import duckdb_connection
 from sentier.finops import Facts, ingest, load_rules, load_snapshot
 from sentier.greenops import CarbonContext, load_coefficients, load_resource_facts
 from sentier.store import session_scope
-from tests.finops.finops_helpers import COLUMNS, ORG, write_focus
+from tests.finops.finops_helpers import COLUMNS, ingest_org, write_focus
 
 FOCUS_COLUMNS = [*COLUMNS, "SkuPriceDetails", "ResourceType"]
 
@@ -22,15 +21,7 @@ FOCUS_COLUMNS = [*COLUMNS, "SkuPriceDetails", "ResourceType"]
 @pytest.fixture
 def catalog(sqlite_engine: Engine, tmp_path: Path) -> Engine:
     """acme > product > team-a, team-b; acme > team-c; shop (team-b), checkout, orders-db."""
-    from sentier.catalog import ingest_source
-
-    path = tmp_path / "catalog" / "catalog-info.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(yaml.safe_dump_all(ORG), encoding="utf-8")
-    with session_scope(sqlite_engine) as session:
-        report = ingest_source(session, [path], check_dangling=False)
-    assert report.ok, report.problems
-    return sqlite_engine
+    return ingest_org(sqlite_engine, tmp_path)
 
 
 @pytest.fixture
