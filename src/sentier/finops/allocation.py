@@ -256,32 +256,12 @@ def allocated(
     Lines are summed by ``line_key`` before the join (millions of rows become thousands), then
     joined to their descriptions and to the allocation mapping and summed again.
     """
-    if daily or date_from is not None or date_to is not None:
-        lines = facts.lines()
-        if date_from is not None:
-            lines = lines.filter(lines.ChargePeriodStart >= date_from)
-        if date_to is not None:
-            lines = lines.filter(lines.ChargePeriodStart < date_to)
-        groups: list[Any] = [lines[PERIOD], lines[LINE_KEY]]
-        if daily:
-            groups.append(lines.ChargePeriodStart.date().name("day"))
-        summed = lines.group_by(groups).aggregate(
-            effective=lines.EffectiveCost.sum(),
-            billed=lines.BilledCost.sum(),
-            list_cost=lines.ListCost.sum(),
-            lines=lines.count(),
-        )
-    else:
-        # Whole billing periods: the per-month sums written at ingestion are enough.
-        monthly = facts.monthly()
-        summed = monthly.select(
-            monthly[PERIOD],
-            monthly[LINE_KEY],
-            effective=monthly.EffectiveCost,
-            billed=monthly.BilledCost,
-            list_cost=monthly.ListCost,
-            lines=monthly.lines,
-        )
+    summed = facts.sums(
+        {"effective": "EffectiveCost", "billed": "BilledCost", "list_cost": "ListCost"},
+        date_from=date_from,
+        date_to=date_to,
+        daily=daily,
+    )
     keys = facts.keys()
     wanted = [PERIOD, LINE_KEY, "BillingCurrency", *[d for d in key_dims if d != "BillingCurrency"]]
     described = summed.join(keys.select(wanted), [PERIOD, LINE_KEY]).join(mapping, LINE_KEY)

@@ -56,6 +56,41 @@ class Facts:
         """Lines summed per ``line_key`` and billing period, written at ingestion."""
         return read_parquet_files(self.con, self._files("monthly"), monthly_schema())
 
+    def sums(
+        self,
+        measures: dict[str, str],
+        *,
+        date_from: Any = None,
+        date_to: Any = None,
+        daily: bool = False,
+    ) -> Any:
+        """Per billing period and ``line_key`` (and ``day`` when ``daily``): each measure
+        (output name -> fact column) summed, and ``lines`` counted, over the charge dates
+        ``[date_from, date_to)``.
+
+        Whole periods come from the sums written at ingestion; only a date range that cuts
+        a month, or days, need the lines themselves.
+        """
+        if not daily and date_from is None and date_to is None:
+            monthly = self.monthly()
+            return monthly.select(
+                monthly[PERIOD],
+                monthly[LINE_KEY],
+                lines=monthly.lines,
+                **{name: monthly[column] for name, column in measures.items()},
+            )
+        lines = self.lines()
+        if date_from is not None:
+            lines = lines.filter(lines.ChargePeriodStart >= date_from)
+        if date_to is not None:
+            lines = lines.filter(lines.ChargePeriodStart < date_to)
+        groups: list[Any] = [lines[PERIOD], lines[LINE_KEY]]
+        if daily:
+            groups.append(lines.ChargePeriodStart.date().name("day"))
+        return lines.group_by(groups).aggregate(
+            lines=lines.count(), **{name: lines[column].sum() for name, column in measures.items()}
+        )
+
     def keys(self) -> Any:
         return read_parquet_files(self.con, self._files("keys"), keys_schema(list(self.plan.keys)))
 

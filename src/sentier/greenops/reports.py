@@ -161,28 +161,15 @@ def carbon_expr(
     """Ibis: carbon measures and cost per period, currency, owner, status and ``key_dims``."""
     scope = scope or Scope()
     facts = ctx.facts
-    if scope.date_from is not None or scope.date_to is not None:
-        lines = facts.lines()
-        if scope.date_from is not None:
-            lines = lines.filter(lines.ChargePeriodStart >= scope.date_from)
-        if scope.date_to is not None:
-            lines = lines.filter(lines.ChargePeriodStart < scope.date_to)
-        summed = lines.group_by([PERIOD, LINE_KEY]).aggregate(
-            consumed=lines.ConsumedQuantity.sum(),
-            pricing=lines.PricingQuantity.sum(),
-            effective=lines.EffectiveCost.sum(),
-            lines=lines.count(),
-        )
-    else:
-        monthly = facts.monthly()
-        summed = monthly.select(
-            monthly[PERIOD],
-            monthly[LINE_KEY],
-            consumed=monthly.ConsumedQuantity,
-            pricing=monthly.PricingQuantity,
-            effective=monthly.EffectiveCost,
-            lines=monthly.lines,
-        )
+    summed = facts.sums(
+        {
+            "consumed": "ConsumedQuantity",
+            "pricing": "PricingQuantity",
+            "effective": "EffectiveCost",
+        },
+        date_from=scope.date_from,
+        date_to=scope.date_to,
+    )
     carbon_dims = [d for d in key_dims if d in ("kind", "instance_type")]
     fact_dims = [d for d in key_dims if d not in carbon_dims and d != PERIOD]
     keys = facts.keys().select([PERIOD, LINE_KEY, "BillingCurrency", *fact_dims])
