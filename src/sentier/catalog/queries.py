@@ -6,12 +6,13 @@ the other domains (FinOps allocation, AIOps correlation) share one implementatio
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, exists, func, literal_column, select, text
+from sqlalchemy import Engine, Select, and_, exists, func, literal_column, select, text
 from sqlalchemy.orm import Session, aliased
 
 from sentier.catalog.descriptors import FileLocator
@@ -215,17 +216,26 @@ def field_condition(key: str, values: Sequence[str]) -> Any:
     return _search_match(lowered, values)
 
 
+_INDEXED: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
 def fulltext_indexed(session: Session) -> bool:
     """Whether the trigram index of migration 0004 exists (SQLite with FTS5's trigram tokenizer).
 
     Without it, words are matched by scanning ``search_text``: correct, but linear in the catalog.
+    Remembered per engine once found, so searches do not ask the schema each time.
     """
-    if session.get_bind().dialect.name != "sqlite":
+    engine = session.get_bind().engine
+    if engine.dialect.name != "sqlite":
         return False
+    if _INDEXED.get(engine):
+        return True
     found = session.execute(
         text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entities_fts'")
-    )
-    return found.first() is not None
+    ).first()
+    if found is not None:
+        _INDEXED[engine] = True
+    return found is not None
 
 
 def text_conditions(text_query: str, *, indexed: bool = False) -> list[Any]:
@@ -298,7 +308,7 @@ def list_entities(
 ) -> Page:
     """A page of entities ordered by reference; ``after`` is the cursor of the previous page."""
     flt = flt or EntityFilter()
-    indexed = bool(flt.text) and fulltext_indexed(session)
+    indexed = fulltext_indexed(session)
     query = filtered(select(Entity), flt, indexed=indexed)
     total = None
     if with_total:
@@ -316,7 +326,7 @@ def facets(
 ) -> list[tuple[str, int]]:
     """Distinct values of a search key with their entity counts (``spec.type``, ``kind``...)."""
     flt = flt or EntityFilter()
-    indexed = bool(flt.text) and fulltext_indexed(session)
+    indexed = fulltext_indexed(session)
     key = key.lower()
     if key in ("kind", "metadata.namespace", "metadata.name"):
         column = {"kind": Entity.kind, "metadata.namespace": Entity.namespace}.get(key, Entity.name)

@@ -84,7 +84,7 @@ def entity_page(
     """A page of entities in Backstage's shape, with the cursor of the next page."""
     condition = backstage_filter_condition(filters)
     after = decode_cursor(cursor)
-    indexed = bool(flt.text) and catalog.queries.fulltext_indexed(session)
+    indexed = catalog.queries.fulltext_indexed(session)
     query = catalog.queries.filtered(select(Entity), flt, indexed=indexed)
     if condition is not None:
         query = query.where(condition)
