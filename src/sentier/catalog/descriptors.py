@@ -19,6 +19,7 @@ import ryaml
 import yaml
 
 from sentier.catalog.boundary import OutsideRoot, resolve_inside
+from sentier.catalog.nesting import MAX_FLOW_DEPTH, too_deep_line
 
 try:
     _Loader: Any = yaml.CSafeLoader
@@ -26,6 +27,12 @@ except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
 
 PLACEHOLDERS = ("$text", "$json", "$yaml")
+# The problem code of a document refused before parsing for its nesting (see ``nesting``).
+TOO_DEEP = "too-deep"
+TOO_DEEP_MESSAGE = (
+    f"flow collections ([ ] or {{ }}) nested more than {MAX_FLOW_DEPTH} deep: "
+    "refused before parsing"
+)
 
 
 @dataclass(slots=True)
@@ -37,6 +44,7 @@ class RawDocument:
     data: Any = None
     error: str | None = None
     error_line: int | None = None
+    error_code: str = "syntax"
 
 
 _MARKER = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?\r?$", re.MULTILINE)
@@ -99,6 +107,12 @@ def parse_documents(text: str) -> Iterator[RawDocument]:
     """
     for start, chunk in split_documents(text):
         document = RawDocument(_first_content_line(chunk, start), chunk)
+        deep = too_deep_line(chunk)
+        if deep is not None:
+            document.error, document.error_line = TOO_DEEP_MESSAGE, start + deep - 1
+            document.error_code = TOO_DEEP
+            yield document
+            continue
         try:
             document.data = ryaml.loads(chunk)
         except ryaml.InvalidYamlError as error:
@@ -278,6 +292,9 @@ def resolve_placeholders(
             read_files[str(path)] = hashlib.sha256(raw).hexdigest()
         if kind == "$text":
             return content
+        if kind == "$yaml" and too_deep_line(content) is not None:
+            error(where, f"placeholder {kind} could not parse {target}: {TOO_DEEP_MESSAGE}")
+            return None
         try:
             parsed = json.loads(content) if kind == "$json" else ryaml.loads(content)
         except RecursionError:
