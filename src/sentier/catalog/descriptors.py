@@ -45,6 +45,9 @@ class RawDocument:
     error: str | None = None
     error_line: int | None = None
     error_code: str = "syntax"
+    # The document composed with positions, once, for the first problem that needs a line.
+    node: Any = None
+    composed: bool = False
 
 
 _MARKER = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?\r?$", re.MULTILINE)
@@ -120,6 +123,23 @@ def parse_documents(text: str) -> Iterator[RawDocument]:
         yield document
 
 
+# PyYAML composes a node a few microseconds, in one call that holds the interpreter: past about
+# this many nodes (a huge inline definition, a flow-collection flood) a problem is located at its
+# document's first line instead of spending seconds to find the field's own.
+MAX_LOCATE_NODES = 20_000
+
+
+def compose_for_lines(text: str) -> Any:
+    """The document composed by PyYAML (with line marks), or None when it is too large to be
+    worth it or does not compose."""
+    if sum(text.count(mark) for mark in ":-[{,") > MAX_LOCATE_NODES:
+        return None
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+
+
 def locate(document: RawDocument, field: str, node: Any = None) -> int:
     """Line of ``field`` (``spec.owner``, ``spec.dependsOn[2]``) in the document.
 
@@ -127,9 +147,10 @@ def locate(document: RawDocument, field: str, node: Any = None) -> int:
     ``node`` is the document already composed by PyYAML (positions), when the caller has it.
     """
     if node is None:
-        try:
-            node = yaml.compose(document.text, Loader=_Loader)
-        except yaml.YAMLError:
+        if not document.composed:
+            document.node, document.composed = compose_for_lines(document.text), True
+        node = document.node
+        if node is None:
             return document.line
     chunk_start = document.line - _first_content_line(document.text, 0)
     best = node.start_mark.line if node is not None else 0
@@ -177,10 +198,7 @@ class FileLocator:
             return document_line
         key = (path, document_line)
         if key not in self._nodes:
-            try:
-                self._nodes[key] = yaml.compose(found.text, Loader=_Loader)
-            except yaml.YAMLError:
-                self._nodes[key] = None
+            self._nodes[key] = compose_for_lines(found.text)
         if self._nodes[key] is None:
             return document_line
         return locate(found, field, self._nodes[key])

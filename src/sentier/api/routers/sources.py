@@ -160,13 +160,13 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise Problem(413, f"a push may be at most {limit // 2**20} MiB of JSON")
+        raise Problem(413, f"a push may be at most {limit:,} bytes of JSON")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Problem(413, f"a push may be at most {limit // 2**20} MiB of JSON")
+            raise Problem(413, f"a push may be at most {limit:,} bytes of JSON")
         chunks.append(chunk)
     return b"".join(chunks)
 
