@@ -148,7 +148,7 @@ _REFUSAL_STATUS = {"too-large": 413, "bad-file-name": 400, "empty-push": 400}
 
 def _refusal(refused: catalog.CatalogError) -> Problem:
     """A refused push as a problem document: ``a.yaml:12: metadata.name: duplicate ...``,
-    or ``files['x']: ...`` for what is not inside a file."""
+    or ``files["x"]: ...`` for what is not inside a file."""
     problem = refused.problem
     detail = (
         str(problem) if problem.file else ": ".join(filter(None, (problem.field, problem.message)))
