@@ -135,10 +135,32 @@ class Dataset:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def staging(self) -> Path:
-        """A fresh directory to write new files into before they are committed."""
-        path = self.root / STAGING / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        """A fresh directory to write new files into before they are committed; its name
+        carries this process's token, so a server starting after a kill -9 can tell it was
+        abandoned (:meth:`remove_abandoned_staging`)."""
+        from sentier import liveness
+
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        path = self.root / STAGING / f"{stamp}-{liveness.current()}-{uuid.uuid4().hex[:8]}"
         path.mkdir(parents=True)
         return path
+
+    def remove_abandoned_staging(self) -> list[Path]:
+        """Remove the staging directories of processes that have ended (an ingestion killed
+        midway); those of live processes, and unnamed older ones (``vacuum``'s), stay."""
+        from sentier import liveness
+
+        staging = self.root / STAGING
+        if not staging.is_dir():
+            return []
+        removed: list[Path] = []
+        for path in sorted(staging.iterdir()):
+            parts = path.name.split("-")
+            if len(parts) != 5 or not liveness.is_dead("-".join(parts[1:4])):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        return removed
 
     def partition_dir(self, period: str) -> Path:
         return self.root / f"period={period}"
@@ -232,6 +254,12 @@ class FactStore:
 
     def dataset(self, name: str) -> Dataset:
         return Dataset(self.root / name)
+
+    def datasets(self) -> list[Dataset]:
+        """Every dataset that has a directory here."""
+        if not self.root.is_dir():
+            return []
+        return [Dataset(path) for path in sorted(self.root.iterdir()) if path.is_dir()]
 
     def size_bytes(self, name: str, table: str | None = None) -> int:
         """Bytes of the files the manifest of ``name`` names (only ``table`` when given)."""

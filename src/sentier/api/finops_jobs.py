@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sentier import liveness
 from sentier.api.problems import Problem
 from sentier.store import get_engine, session_scope
 from sentier.store.models import IngestJob
@@ -94,6 +95,7 @@ def enqueue(
                 source_id=None,
                 action=ACTION,
                 requested_by=requested_by,
+                worker=liveness.current(),
                 summary={
                     "files": [str(f) for f in files],
                     "provider_format": provider_format,

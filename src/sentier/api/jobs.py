@@ -12,9 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sentier import catalog
+from sentier import catalog, liveness
 from sentier.api import metrics
-from sentier.config import get_settings
 from sentier.store import get_engine, session_scope
 from sentier.store.models import CatalogSource, IngestJob
 
@@ -26,7 +25,14 @@ def enqueue(source_id: int, requested_by: str, *, run_inline: bool = False) -> s
     """Create a job for (re-)ingesting a source and start it; returns the job id."""
     job_id = str(uuid.uuid4())
     with session_scope(get_engine()) as session:
-        session.add(IngestJob(id=job_id, source_id=source_id, requested_by=requested_by))
+        session.add(
+            IngestJob(
+                id=job_id,
+                source_id=source_id,
+                requested_by=requested_by,
+                worker=liveness.current(),
+            )
+        )
     if run_inline:
         run(job_id)
     else:
@@ -46,13 +52,14 @@ def run(job_id: str) -> None:
             return
         job.status, job.started_at = "running", datetime.now(UTC)
         name, roots = source.name, [Path(p) for p in source.target.split("\n") if p]
-        # A pushed set is one tree: its files may name each other, nothing outside it.
-        boundary = Path(get_settings().home) / "pushed" / name if source.type == "push" else None
     started = time.perf_counter()
     try:
+        # A pushed set is one tree (its files may name each other, nothing outside it): the
+        # ingestion finds that boundary from the source itself.
         with session_scope(engine) as session:
-            report = catalog.ingest_source(session, roots, name=name, boundary=boundary)
-        status, error, summary = ("succeeded" if report.ok else "failed"), None, report.summary()
+            report = catalog.ingest_source(session, roots, name=name)
+        status, error = ("succeeded" if report.ok else "failed"), report.failure
+        summary = report.summary()
         summary["problems"] = [p.as_dict() for p in report.problems[:200]]
     except Exception as exc:
         log.exception("ingestion job %s failed", job_id)

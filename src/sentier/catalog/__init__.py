@@ -3,10 +3,12 @@
 Public names of the catalog domain; other packages import from here only.
 """
 
+from sentier.catalog import pushed
 from sentier.catalog.boundary import OutsideRoot, is_within, root_of
 from sentier.catalog.discovery import walk_descriptors
 from sentier.catalog.ingest import IngestReport, ingest_source, remove_source
 from sentier.catalog.problems import CatalogError, Problem
+from sentier.catalog.pushed import PushRefused
 from sentier.catalog.queries import (
     Dangling,
     EntityFilter,
@@ -32,9 +34,10 @@ from sentier.catalog.queries import (
     search,
     system_graph,
 )
-from sentier.catalog.reader import ParsedFile, read_descriptor
+from sentier.catalog.reader import ParsedEntity, ParsedFile, read_descriptor
 from sentier.catalog.refs import DEFAULT_NAMESPACE, EntityRef, RefError, parse_ref
 from sentier.catalog.relations import RELATION_TYPES
+from sentier.catalog.sources import SourceOverlap, source_for
 from sentier.catalog.validate import validate_document
 
 __all__ = [
@@ -48,10 +51,13 @@ __all__ = [
     "IngestReport",
     "OutsideRoot",
     "Page",
+    "ParsedEntity",
     "ParsedFile",
     "Problem",
+    "PushRefused",
     "RefError",
     "RelationRow",
+    "SourceOverlap",
     "as_backstage",
     "counts_by_kind",
     "dangling_relations",
@@ -68,6 +74,7 @@ __all__ = [
     "list_entities",
     "owned_by_group",
     "parse_ref",
+    "pushed",
     "read_descriptor",
     "relations_for",
     "relations_of",
@@ -75,6 +82,7 @@ __all__ = [
     "resolve_ref",
     "root_of",
     "search",
+    "source_for",
     "system_graph",
     "validate_document",
     "walk_descriptors",

@@ -19,6 +19,7 @@ import ryaml
 import yaml
 
 from sentier.catalog.boundary import OutsideRoot, resolve_inside
+from sentier.catalog.nesting import MAX_FLOW_DEPTH, too_deep_line
 
 try:
     _Loader: Any = yaml.CSafeLoader
@@ -26,6 +27,12 @@ except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
 
 PLACEHOLDERS = ("$text", "$json", "$yaml")
+# The problem code of a document refused before parsing for its nesting (see ``nesting``).
+TOO_DEEP = "too-deep"
+TOO_DEEP_MESSAGE = (
+    f"flow collections ([ ] or {{ }}) nested more than {MAX_FLOW_DEPTH} deep: "
+    "refused before parsing"
+)
 
 
 @dataclass(slots=True)
@@ -37,6 +44,10 @@ class RawDocument:
     data: Any = None
     error: str | None = None
     error_line: int | None = None
+    error_code: str = "syntax"
+    # The document composed with positions, once, for the first problem that needs a line.
+    node: Any = None
+    composed: bool = False
 
 
 _MARKER = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?\r?$", re.MULTILINE)
@@ -99,11 +110,34 @@ def parse_documents(text: str) -> Iterator[RawDocument]:
     """
     for start, chunk in split_documents(text):
         document = RawDocument(_first_content_line(chunk, start), chunk)
+        deep = too_deep_line(chunk)
+        if deep is not None:
+            document.error, document.error_line = TOO_DEEP_MESSAGE, start + deep - 1
+            document.error_code = TOO_DEEP
+            yield document
+            continue
         try:
             document.data = ryaml.loads(chunk)
         except ryaml.InvalidYamlError as error:
             document.error, document.error_line = _syntax_error(str(error), chunk, start)
         yield document
+
+
+# PyYAML composes a node a few microseconds, in one call that holds the interpreter: past about
+# this many nodes (a huge inline definition, a flow-collection flood) a problem is located at its
+# document's first line instead of spending seconds to find the field's own.
+MAX_LOCATE_NODES = 20_000
+
+
+def compose_for_lines(text: str) -> Any:
+    """The document composed by PyYAML (with line marks), or None when it is too large to be
+    worth it or does not compose."""
+    if sum(text.count(mark) for mark in ":-[{,") > MAX_LOCATE_NODES:
+        return None
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
 
 
 def locate(document: RawDocument, field: str, node: Any = None) -> int:
@@ -113,9 +147,10 @@ def locate(document: RawDocument, field: str, node: Any = None) -> int:
     ``node`` is the document already composed by PyYAML (positions), when the caller has it.
     """
     if node is None:
-        try:
-            node = yaml.compose(document.text, Loader=_Loader)
-        except yaml.YAMLError:
+        if not document.composed:
+            document.node, document.composed = compose_for_lines(document.text), True
+        node = document.node
+        if node is None:
             return document.line
     chunk_start = document.line - _first_content_line(document.text, 0)
     best = node.start_mark.line if node is not None else 0
@@ -163,10 +198,7 @@ class FileLocator:
             return document_line
         key = (path, document_line)
         if key not in self._nodes:
-            try:
-                self._nodes[key] = yaml.compose(found.text, Loader=_Loader)
-            except yaml.YAMLError:
-                self._nodes[key] = None
+            self._nodes[key] = compose_for_lines(found.text)
         if self._nodes[key] is None:
             return document_line
         return locate(found, field, self._nodes[key])
@@ -278,6 +310,9 @@ def resolve_placeholders(
             read_files[str(path)] = hashlib.sha256(raw).hexdigest()
         if kind == "$text":
             return content
+        if kind == "$yaml" and too_deep_line(content) is not None:
+            error(where, f"placeholder {kind} could not parse {target}: {TOO_DEEP_MESSAGE}")
+            return None
         try:
             parsed = json.loads(content) if kind == "$json" else ryaml.loads(content)
         except RecursionError:

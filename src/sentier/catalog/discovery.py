@@ -15,15 +15,20 @@ def is_descriptor_name(name: str) -> bool:
     return name in DESCRIPTOR_NAMES or name.endswith(DESCRIPTOR_SUFFIXES)
 
 
-def walk_descriptors(root: Path) -> Iterator[Path]:
-    """Descriptor files under ``root`` in a stable order (a file given directly is yielded)."""
+def walk_descriptors(root: Path, unreadable: list[OSError] | None = None) -> Iterator[Path]:
+    """Descriptor files under ``root`` in a stable order (a file given directly is yielded).
+
+    Directories that cannot be listed (the root included) are appended to ``unreadable``: the
+    ingestion must not take their files for removed.
+    """
     if root.is_file():
         yield root.resolve()
         return
     # Resolve the root once and join names below it: resolving every file costs syscalls that
     # dominate a no-change re-ingestion of ten thousand files.
     top = os.path.realpath(root)
-    for directory, subdirs, files in os.walk(top):
+    onerror = unreadable.append if unreadable is not None else None
+    for directory, subdirs, files in os.walk(top, onerror=onerror):
         subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS and not d.startswith("."))
         for name in sorted(files):
             if is_descriptor_name(name):

@@ -8,6 +8,7 @@ from the source are removed. Every change goes to the outbox in the same transac
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +26,9 @@ from sentier.catalog.boundary import is_within, root_of
 from sentier.catalog.descriptors import locate_in_file
 from sentier.catalog.discovery import walk_descriptors
 from sentier.catalog.problems import Problem
+from sentier.catalog.pushed import source_directory
 from sentier.catalog.reader import ParsedEntity, ParsedFile, read_descriptor
+from sentier.catalog.sources import source_for
 from sentier.store import bulk_insert
 from sentier.store.ids import uuid7
 from sentier.store.models import CatalogFile, CatalogSource, Entity, EntitySearch, Relation
@@ -49,6 +52,8 @@ class IngestReport:
     unchanged: int = 0
     dangling: int = 0
     problems: list[Problem] = field(default_factory=list)
+    # Why the source was not reconciled at all (it suddenly held nothing): its entities stay.
+    failure: str | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -79,6 +84,7 @@ class IngestReport:
             "dangling_relations": self.dangling,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
+            **({"error": self.failure} if self.failure else {}),
         }
 
 
@@ -197,11 +203,38 @@ class _Reconciler:
             )
         }
         self.unchanged_file_ids: set[int] = set()
+        # Paths that could not be read this time (a missing root, an unreadable directory or
+        # file): what was stored from them is kept, not taken for removed.
+        self.lost: list[str] = []
+        self.files_read = 0
         self.seen: dict[str, tuple[str, int]] = {}  # written entities (writer thread)
         self.claimed: dict[str, str] = {}  # ref -> where first defined (reading thread)
         self.reached: set[str] = set()
         self.pending_events: list[events.PendingEvent] = []
         self.unchanged_in_files = 0  # counted by the reading thread, added at the end
+
+    def _lose(self, path: Path) -> None:
+        self.lost.extend(
+            {os.path.abspath(path), os.path.realpath(path)}  # noqa: PTH100 - as stored
+        )
+
+    def kept_file_ids(self) -> set[int]:
+        """Stored files under a path that could not be read: kept with their entities."""
+        if not self.lost:
+            return set()
+        tops = [top.rstrip(os.sep) for top in self.lost]
+        return {
+            row.id
+            for path, row in self.stored_files.items()
+            if any(path == top or path.startswith(top + os.sep) for top in tops)
+        }
+
+    @property
+    def found_nothing(self) -> bool:
+        """Nothing read where entities were stored: a vanished, unreadable or emptied source
+        is far likelier a mistake (an unmounted disk, a wrong checkout) than the wish to
+        remove every entity, which unregistering the source expresses."""
+        return self.files_read == 0 and bool(self.existing)
 
     def _is_unchanged(self, stored: Any, digest: str, top: Path) -> bool:
         if stored is None or stored.sha256 != digest:
@@ -222,11 +255,24 @@ class _Reconciler:
                 self.report.problems.append(
                     Problem("error", "no such file or directory", file=str(root), code="missing")
                 )
+                self._lose(root)
                 continue
             origin = f"file:{root.resolve()}"
             top = boundary if boundary is not None else root_of(root)
-            found = [(path, origin, top) for path in walk_descriptors(root)]
-            if not found:
+            unreadable: list[OSError] = []
+            found = [(path, origin, top) for path in walk_descriptors(root, unreadable)]
+            for error in unreadable:
+                where = error.filename or str(root)
+                self.report.problems.append(
+                    Problem(
+                        "error",
+                        f"cannot read this directory: {error.strerror or error}",
+                        file=str(where),
+                        code="unreadable",
+                    )
+                )
+                self._lose(Path(where))
+            if not found and not unreadable:
                 self.report.problems.append(
                     Problem(
                         "warning",
@@ -275,7 +321,9 @@ class _Reconciler:
                 self.report.problems.append(
                     Problem("error", f"cannot read: {error.strerror}", file=key, code="unreadable")
                 )
+                self._lose(path)
                 continue
+            self.files_read += 1
             stored = self.stored_files.get(key)
             digest = hashlib.sha256(data).hexdigest()
             if stored is not None and self._is_unchanged(stored, digest, top):
@@ -529,10 +577,15 @@ class _Reconciler:
 
     # -- phase 2: remove what disappeared from the source -----------------------------------
     def sweep(self) -> None:
+        if self.found_nothing:
+            return
+        kept = self.kept_file_ids()
         gone = [
             (ref, existing)
             for ref, existing in self.existing.items()
-            if ref not in self.seen and existing.file_id not in self.unchanged_file_ids
+            if ref not in self.seen
+            and existing.file_id not in self.unchanged_file_ids
+            and existing.file_id not in kept
         ]
         if gone:
             ids = [existing.id for _, existing in gone]
@@ -551,7 +604,11 @@ class _Reconciler:
                 self.session.execute(delete(EntitySearch).where(EntitySearch.entity_id.in_(chunk)))
                 self.session.execute(delete(Entity).where(Entity.id.in_(chunk)))
             self.report.removed += len(gone)
-        stale = [row.id for path, row in self.stored_files.items() if path not in self.reached]
+        stale = [
+            row.id
+            for path, row in self.stored_files.items()
+            if path not in self.reached and row.id not in kept
+        ]
         for chunk in _chunks(stale):
             self.session.execute(delete(CatalogFile).where(CatalogFile.id.in_(chunk)))
         self.report.files_removed = len(stale)
@@ -587,15 +644,28 @@ def ingest_source(
     """Reconcile one source (its root paths) into the catalog, inside the caller's transaction.
 
     Descriptors may name files (placeholders, Location targets) only inside ``boundary``, by
-    default each root (a file root: its directory).
+    default each root (a file root: its directory; a pushed source: its whole tree).
+
+    Paths another source covers exactly are ingested as that source when no ``name`` is given;
+    paths overlapping another source's are refused (:class:`~sentier.catalog.sources.
+    SourceOverlap`, see :func:`~sentier.catalog.sources.source_for`). A source that suddenly
+    holds nothing readable keeps its entities and is marked failed (``report.failure``).
     """
     roots = [Path(root) for root in roots]
-    name = name or ",".join(str(root.resolve()) for root in roots)
-    source = get_or_create_source(session, name, target="\n".join(str(r) for r in roots))
+    name = source_for(session, roots, name)
+    source = get_or_create_source(session, name, target="\n".join(str(r.resolve()) for r in roots))
+    if boundary is None:
+        boundary = source_directory(source.type, source.target)
     report = IngestReport(source=name)
     reconciler = _Reconciler(session, source, report)
     reconciler.read_all(roots, progress, boundary)
     report.unchanged += reconciler.unchanged_in_files
+    if reconciler.found_nothing:
+        report.unchanged = len(reconciler.existing)  # kept as they were
+        report.failure = _nothing_found(report, len(reconciler.existing))
+        report.problems.append(
+            Problem("error", report.failure, file=source.target.split("\n")[0], code="vanished")
+        )
     reconciler.sweep()
     if report.added + report.updated + report.removed >= ANALYZE_AFTER:
         _refresh_statistics(session)
@@ -615,9 +685,24 @@ def ingest_source(
         )
     events.record_many(session, reconciler.pending_events)
     source.last_ingested_at = reconciler.now
-    source.last_status = "ok" if report.ok else "errors"
+    source.last_status = "failed" if report.failure else "ok" if report.ok else "errors"
     source.last_summary = report.summary()
     return report
+
+
+def _nothing_found(report: IngestReport, stored: int) -> str:
+    codes = {problem.code for problem in report.problems}
+    why = (
+        "its path is gone"
+        if "missing" in codes
+        else "it cannot be read"
+        if "unreadable" in codes
+        else "no descriptor was found in it"
+    )
+    return (
+        f"nothing was read from this source ({why}) where {stored} entities were stored: they "
+        "are kept, and the source is marked failed; unregister the source to remove them"
+    )
 
 
 def remove_source(session: Session, source_id: int) -> int:

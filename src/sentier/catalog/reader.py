@@ -91,7 +91,11 @@ def read_descriptor(
         if document.error:
             parsed.problems.append(
                 Problem(
-                    "error", document.error, file=display, line=document.error_line, code="syntax"
+                    "error",
+                    document.error,
+                    file=display,
+                    line=document.error_line,
+                    code=document.error_code,
                 )
             )
             continue

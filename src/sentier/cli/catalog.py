@@ -58,7 +58,7 @@ def ingest(
     Directories are walked for catalog-info.yaml and *.catalog.yaml; Location entities are
     followed. Re-running is cheap: unchanged files are skipped by hash.
     """
-    from sentier.catalog import Problem, dangling_relations, ingest_source
+    from sentier.catalog import Problem, SourceOverlap, dangling_relations, ingest_source
     from sentier.store import session_scope
 
     engine = open_store()
@@ -80,10 +80,14 @@ def ingest(
             try:
                 with session_scope(engine) as session:
                     report = ingest_source(session, [path], progress=advance, check_dangling=False)
+            except SourceOverlap as overlap:
+                fail(f"{path}: not ingested: {overlap}")
             except Exception as error:  # noqa: BLE001 - rolled back, reported, recorded
                 _record_failure(engine, str(path.resolve()), error)
                 fail(f"ingestion of {path} failed and was rolled back: {error}")
             reports.append(report)
+            if report.source != str(path.resolve()):
+                err_console.print(f"{path} is the catalog source {report.source}: refreshed it")
     # Dangling relations are judged once every source of this run is in.
     with session_scope(engine) as session:
         from sentier.catalog.ingest import source_id_of

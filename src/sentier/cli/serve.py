@@ -22,7 +22,15 @@ def serve(
     """Serve the JSON API and the portal (authenticated; migrations applied first)."""
     import uvicorn
 
-    open_store()
+    engine = open_store()
+    from sentier.api.recovery import recover_interrupted
+
+    recovered = recover_interrupted(engine)
+    if recovered.jobs or recovered.staging:
+        console.print(
+            f"[yellow]{len(recovered.jobs)} job(s) interrupted by a previous stop marked failed; "
+            f"{len(recovered.staging)} abandoned staging path(s) removed[/]"
+        )
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]listening on {host}: sentier is reachable from other machines[/]")
     console.print(

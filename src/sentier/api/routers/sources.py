@@ -8,22 +8,24 @@ pushed, replaced or removed by the push must be owned by one of their groups (or
 from __future__ import annotations
 
 import re
-import shutil
-import uuid
+import time
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
 from fastapi import Path as PathParam
-from pydantic import BaseModel, Field
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sentier import catalog
 from sentier.api import jobs
 from sentier.api.deps import DB, Admin, Editor, Viewer, audit_write, deny
 from sentier.api.problems import Problem
-from sentier.catalog.check import check_paths
-from sentier.config import get_settings
+from sentier.auth import Principal
+from sentier.store import get_engine, session_factory
 from sentier.store.models import CatalogSource, Entity, IngestJob
 
 router = APIRouter(prefix="/api/v1", tags=["sources"])
@@ -31,8 +33,6 @@ router = APIRouter(prefix="/api/v1", tags=["sources"])
 # Identifiers fit a signed 64-bit integer; larger ones are refused before reaching the database.
 SourceId = Annotated[int, PathParam(ge=1, le=2**62)]
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-MAX_PUSH_FILES = 2000
-MAX_PUSH_BYTES = 20 * 1024 * 1024
 
 
 class SourceIn(BaseModel):
@@ -65,6 +65,9 @@ class SourceOut(BaseModel):
     last_ingested_at: str | None
     last_status: str | None
     last_summary: dict[str, Any] | None
+    last_error: str | None = Field(
+        None, description="why the last ingestion failed as a whole (e.g. its path vanished)"
+    )
 
 
 class Accepted(BaseModel):
@@ -83,6 +86,7 @@ def _source_out(source: CatalogSource) -> dict[str, Any]:
         else None,
         "last_status": source.last_status,
         "last_summary": source.last_summary,
+        "last_error": (source.last_summary or {}).get("error"),
     }
 
 
@@ -109,14 +113,26 @@ def get_source(source_id: SourceId, principal: Viewer, session: DB) -> dict[str,
 def register_source(
     body: SourceIn, request: Request, principal: Admin, session: DB
 ) -> dict[str, Any]:
-    """Register a path on the server as a catalog source and ingest it in the background."""
-    path = Path(body.path).expanduser()
-    if not path.exists():
+    """Register a path on the server as a catalog source and ingest it in the background.
+
+    A path another source already covers (the same, or one inside the other) is refused with
+    409, naming that source: two sources reading the same files would conflict on every entity.
+    """
+    try:
+        path = Path(body.path).expanduser()
+        exists = path.exists()
+    except (OSError, ValueError) as error:
+        raise Problem(400, f"path: not a usable path ({error})", slug="path-not-found") from error
+    if not exists:
         raise Problem(
             400, f"{body.path}: no such file or directory on the server", slug="path-not-found"
         )
     if session.scalar(select(CatalogSource).where(CatalogSource.name == body.name)):
         raise Problem(409, f"a source named {body.name} already exists", slug="source-exists")
+    try:
+        catalog.source_for(session, [path], body.name)
+    except catalog.SourceOverlap as overlap:
+        raise Problem(409, str(overlap), slug="source-overlap", source=overlap.source) from None
     source = CatalogSource(name=body.name, type="path", target=str(path.resolve()))
     session.add(source)
     session.flush()
@@ -126,95 +142,152 @@ def register_source(
     return {"source": _source_out(source), "job": job}
 
 
-def _safe_relative(name: str) -> PurePosixPath:
-    relative = PurePosixPath(name)
-    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-        raise Problem(
-            400, f"{name}: file names must be relative, without '..'", slug="bad-file-name"
-        )
-    if not (relative.name.endswith((".yaml", ".yml"))):
-        raise Problem(
-            400, f"{name}: only .yaml/.yml descriptor files can be pushed", slug="bad-file-name"
-        )
-    return relative
+# A refused push answers with the status its reason calls for.
+_REFUSAL_STATUS = {"too-large": 413, "bad-file-name": 400, "empty-push": 400}
 
 
-@router.post("/sources/push", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-def push_source(body: PushIn, request: Request, principal: Editor, session: DB) -> dict[str, Any]:
-    """Push a set of descriptor files as one source (replacing its previous content)."""
-    if not body.files:
-        raise Problem(400, "files: at least one descriptor is needed", slug="empty-push")
-    if (
-        len(body.files) > MAX_PUSH_FILES
-        or sum(len(t) for t in body.files.values()) > MAX_PUSH_BYTES
-    ):
-        raise Problem(
-            413, f"at most {MAX_PUSH_FILES} files and {MAX_PUSH_BYTES // 2**20} MiB per push"
-        )
-    existing = session.scalar(select(CatalogSource).where(CatalogSource.name == body.name))
+def _refusal(refused: catalog.CatalogError) -> Problem:
+    """A refused push as a problem document: ``a.yaml:12: metadata.name: duplicate ...``,
+    or ``files["x"]: ...`` for what is not inside a file."""
+    problem = refused.problem
+    detail = (
+        str(problem) if problem.file else ": ".join(filter(None, (problem.field, problem.message)))
+    )
+    return Problem(_REFUSAL_STATUS.get(problem.code, 422), detail, slug=problem.code)
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Problem(413, f"a push may be at most {limit:,} bytes of JSON")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, f"a push may be at most {limit:,} bytes of JSON")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _push_body(raw: bytes) -> PushIn:
+    try:
+        return PushIn.model_validate_json(raw)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", *(catalog.pushed.shown(str(part)) for part in e["loc"])),
+                    "msg": e["msg"],
+                    "type": e["type"],
+                }
+                for e in error.errors(include_url=False, include_input=False)
+            ]
+        ) from None
+
+
+_PUSH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": PushIn.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/sources/push",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    openapi_extra=_PUSH_BODY,
+)
+async def push_source(request: Request, principal: Editor) -> dict[str, Any]:
+    """Push a set of descriptor files as one source (replacing its previous content).
+
+    The body is bounded before it is read in full, then everything else (parsing each file
+    once, checking rights, swapping the files in) runs on a worker thread, off the event loop.
+    """
+    raw = await _bounded_body(request, catalog.pushed.MAX_BODY_BYTES)
+    return await run_in_threadpool(_push, raw, request, principal)
+
+
+def _push(raw: bytes, request: Request, principal: Principal) -> dict[str, Any]:
+    body = _push_body(raw)
+    pushed = catalog.pushed
+    try:
+        files = pushed.check_files(body.files)
+    except catalog.PushRefused as refused:
+        raise _refusal(refused) from None
+    deadline = time.monotonic() + pushed.READ_BUDGET_SECONDS
+    with pushed.staging() as staging:
+        try:
+            read = pushed.read_files(staging, files, deadline=deadline)
+        except catalog.PushRefused as refused:
+            raise _refusal(refused) from None
+        session = session_factory(get_engine())()
+        try:
+            with pushed.lock():
+                source = _record_push(session, request, principal, body.name, files, read)
+                directory = pushed.source_directory(source.type, source.target)
+                assert directory is not None  # roots_in() put every root inside it
+                with pushed.installed(staging, directory):
+                    session.commit()
+            out = _source_out(source)
+        finally:
+            session.close()
+    return {"source": out, "job": jobs.enqueue(out["id"], principal.label)}
+
+
+def _record_push(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    name: str,
+    files: dict[PurePosixPath, bytes],
+    read: catalog.pushed.PushRead,
+) -> CatalogSource:
+    """The pushed source with its new roots, and the audit row (not committed yet)."""
+    existing = session.scalar(select(CatalogSource).where(CatalogSource.name == name))
     if existing is not None and existing.type != "push":
         raise Problem(
-            409,
-            f"source {body.name} is a registered path, not a pushed source",
-            slug="source-exists",
+            409, f"source {name} is a registered path, not a pushed source", slug="source-exists"
         )
-    root = Path(get_settings().home) / "pushed"
-    staging = root / f".staging-{uuid.uuid4().hex}"
-    try:
-        for name, text in body.files.items():
-            target = staging / _safe_relative(name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        result = check_paths([staging / n for n in body.files], boundary=staging)
-        refused = _refused(session, principal, staging, existing)
-        if refused:
-            deny(
-                request,
-                principal,
-                "not owned by your groups: " + ", ".join(refused[:20]),
-                body.name,
-            )
-        final = root / body.name
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    # Every pushed file is a root, whatever its name (a directory walk would only see
-    # catalog-info.yaml and *.catalog.yaml).
-    roots = "\n".join(str(final / _safe_relative(name)) for name in sorted(body.files))
+    refused = _refused(session, principal, read.entities, existing)
+    if refused:
+        deny(request, principal, "not owned by your groups: " + ", ".join(refused[:20]), name)
+    directory = None
+    if existing is not None:
+        directory = catalog.pushed.source_directory(existing.type, existing.target)
+    roots = catalog.pushed.roots_in(directory or catalog.pushed.new_directory(), list(files))
     if existing is None:
-        existing = CatalogSource(name=body.name, type="push", target=roots)
+        existing = CatalogSource(name=name, type="push", target=roots)
         session.add(existing)
-        session.flush()
     else:
         existing.target = roots
+    session.flush()
+    errors = [p for p in read.problems if p.severity == "error"]
     audit_write(
         request,
         session,
         principal,
         "source.push",
-        body.name,
-        {"files": len(body.files), "entities": result.entities, "errors": len(result.errors)},
+        name,
+        {"files": len(files), "entities": len(read.entities), "errors": len(errors)},
     )
-    session.commit()
-    job = jobs.enqueue(existing.id, principal.label)
-    return {"source": _source_out(existing), "job": job}
+    return existing
 
 
 def _refused(
-    session: Any, principal: Any, staging: Path, existing: CatalogSource | None
+    session: Any,
+    principal: Principal,
+    entities: list[catalog.ParsedEntity],
+    existing: CatalogSource | None,
 ) -> list[str]:
-    """Entity refs this push would create, change or remove without the right to."""
+    """Entity refs this push would create, change or remove without the right to: judged on
+    the very entities the ingestion will store (each defined once in the push)."""
     if principal.has_role("admin"):
         return []
-    from sentier.catalog import read_descriptor
-
-    pushed: dict[str, str | None] = {}
-    for path in sorted(staging.rglob("*")):
-        if path.is_file():
-            for entity in read_descriptor(path, path.read_bytes(), root=staging).entities:
-                pushed[entity.key] = entity.owner_ref
+    pushed = {entity.key: entity.owner_ref for entity in entities}
     refused = [
         ref for ref, owner in pushed.items() if not principal.may_write_owned_by(session, owner)
     ]
@@ -238,7 +311,7 @@ def _refused(
     "/sources/{source_id}/refresh", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted
 )
 def refresh_source(
-    source_id: int, request: Request, principal: Admin, session: DB
+    source_id: SourceId, request: Request, principal: Admin, session: DB
 ) -> dict[str, Any]:
     """Re-ingest a source now (ingestion is a reconciliation: only changes are written)."""
     source = _get_source(session, source_id)
@@ -249,16 +322,20 @@ def refresh_source(
 
 @router.delete("/sources/{source_id}")
 def unregister_source(
-    source_id: int, request: Request, principal: Admin, session: DB
+    source_id: SourceId, request: Request, principal: Admin, session: DB
 ) -> dict[str, Any]:
-    """Unregister a source; its entities are removed (each with a ``removed`` event)."""
+    """Unregister a source; its entities are removed (each with a ``removed`` event).
+
+    A pushed source's files go too, once the removal is committed; nothing else on the disk
+    is ever removed (a registered path is only read, never deleted).
+    """
     source = _get_source(session, source_id)
     name = source.name
+    directory = catalog.pushed.source_directory(source.type, source.target)
     removed = catalog.remove_source(session, source_id)
     audit_write(request, session, principal, "source.unregister", name, {"removed": removed})
     session.commit()
-    if (Path(get_settings().home) / "pushed" / name).exists():
-        shutil.rmtree(Path(get_settings().home) / "pushed" / name, ignore_errors=True)
+    catalog.pushed.discard(directory)
     return {"source": name, "removed": removed}
 
 

@@ -208,7 +208,7 @@ def home(session: Session) -> dict[str, Any]:
             "sources_with_errors": [
                 {"id": s.id, "name": s.name, "errors": (s.last_summary or {}).get("errors", 0)}
                 for s in sources
-                if s.last_status == "errors"
+                if s.last_status in ("errors", "failed")
             ],
         },
     }

@@ -80,3 +80,6 @@ class IngestJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # The process that will run the job (``sentier.liveness`` token): a server starting after
+    # a kill -9 fails the jobs of dead processes, and leaves the others' alone.
+    worker: Mapped[str | None] = mapped_column(String(64), default=None)

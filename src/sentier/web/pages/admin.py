@@ -65,9 +65,11 @@ def unregister(
     source = session.get(CatalogSource, source_id)
     if source is not None:
         name = source.name
+        directory = catalog.pushed.source_directory(source.type, source.target)
         removed = catalog.remove_source(session, source_id)
         audit_write(request, session, principal, "source.unregister", name, {"removed": removed})
         session.commit()
+        catalog.pushed.discard(directory)
     return RedirectResponse("/sources", status_code=303)
 
 
