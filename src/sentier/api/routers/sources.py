@@ -117,13 +117,27 @@ def register_source(
         )
     if session.scalar(select(CatalogSource).where(CatalogSource.name == body.name)):
         raise Problem(409, f"a source named {body.name} already exists", slug="source-exists")
-    source = CatalogSource(name=body.name, type="path", target=str(path.resolve()))
+    source, job = register_path(request, session, principal, body.name, path)
+    return {"source": _source_out(source), "job": job}
+
+
+def register_path(
+    request: Request,
+    session: Any,
+    principal: Any,
+    name: str,
+    path: Path,
+    details: dict[str, object] | None = None,
+) -> tuple[CatalogSource, str]:
+    """Register an existing server path as source ``name`` (audited) and start its ingestion."""
+    source = CatalogSource(name=name, type="path", target=str(path.resolve()))
     session.add(source)
     session.flush()
-    audit_write(request, session, principal, "source.register", body.name, {"path": str(path)})
+    audit_write(
+        request, session, principal, "source.register", name, {"path": str(path), **(details or {})}
+    )
     session.commit()
-    job = jobs.enqueue(source.id, principal.label)
-    return {"source": _source_out(source), "job": job}
+    return source, jobs.enqueue(source.id, principal.label)
 
 
 def _safe_relative(name: str) -> PurePosixPath:
@@ -253,13 +267,18 @@ def unregister_source(
 ) -> dict[str, Any]:
     """Unregister a source; its entities are removed (each with a ``removed`` event)."""
     source = _get_source(session, source_id)
+    return {"source": source.name, "removed": unregister(request, session, principal, source)}
+
+
+def unregister(request: Request, session: Any, principal: Any, source: CatalogSource) -> int:
+    """Unregister a source (audited): its entities go, and a pushed set's files; how many went."""
     name = source.name
-    removed = catalog.remove_source(session, source_id)
+    removed = catalog.remove_source(session, source.id)
     audit_write(request, session, principal, "source.unregister", name, {"removed": removed})
     session.commit()
     if (Path(get_settings().home) / "pushed" / name).exists():
         shutil.rmtree(Path(get_settings().home) / "pushed" / name, ignore_errors=True)
-    return {"source": name, "removed": removed}
+    return removed
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
