@@ -210,3 +210,12 @@ def test_validation_errors_are_problems(client: TestClient, tokens: Tokens) -> N
     assert body["type"] == "urn:sentier:problem:invalid-request" and body["detail"].startswith(
         "query.limit:"
     )
+
+
+def test_source_ids_beyond_64_bits_are_refused_not_a_server_error(
+    client: TestClient, tokens: Tokens
+) -> None:
+    h = tokens.header("admin")
+    huge = 2**63
+    assert client.delete(f"/api/v1/sources/{huge}", headers=h).status_code == 422
+    assert client.post(f"/api/v1/sources/{huge}/refresh", headers=h).status_code == 422

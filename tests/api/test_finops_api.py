@@ -135,6 +135,10 @@ def test_group_entity_allocation_and_tag_coverage(
     offenders = {o["resource_id"]: D(o["cost"]) for o in coverage["offenders"]}
     assert offenders == {"i-billing": D("60.00"), "i-stray": D("40.00"), "i-checkout-2": D("25.00")}
     assert coverage["offenders"][0]["owner"] == "group:default/team-b"
+    # Per allocation rule: a dimension of the allocated rows, not a column of the cost lines.
+    by_rule = client.get(f"{URL}/tags", params={"by": "rule"}, headers=viewer)
+    assert by_rule.status_code == 200, by_rule.text
+    assert "team-tag" in {r["key"] for r in by_rule.json()["rows"]}
 
 
 def test_budgets_by_editors_for_their_groups_audited_status_not_recorded(

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sentier import __version__
-from sentier.api import metrics, problems
+from sentier.api import metrics, openapi, problems
 from sentier.api.routers import ROUTERS
 
 SECURITY_HEADERS = {
@@ -65,6 +65,7 @@ def create_app(*, background: bool = True) -> FastAPI:
     app.add_middleware(metrics.ObserveMiddleware, headers=SECURITY_HEADERS)
     for router in ROUTERS:
         app.include_router(router)
+    openapi.install(app)
 
     from sentier.web import install
 

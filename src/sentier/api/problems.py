@@ -1,4 +1,9 @@
-"""Errors as RFC 9457 problem details (``application/problem+json``), one stable type per error."""
+"""Errors as RFC 9457 problem details (``application/problem+json``), one stable type per error.
+
+Under ``/api/catalog`` (the Backstage-compatible catalog API) the same errors take Backstage's
+shape instead, ``{error: {name, message}, request, response: {statusCode}}``, so that
+Backstage's clients raise the error class they expect (``NotFoundError``, ``InputError``...).
+"""
 
 from __future__ import annotations
 
@@ -63,7 +68,49 @@ class Problem(Exception):
         return body
 
 
+BACKSTAGE_PREFIX = "/api/catalog"
+# Backstage's error names (@backstage/errors) by status; a request validation error (422 here)
+# is Backstage's InputError, a 400.
+BACKSTAGE_NAMES = {
+    400: "InputError",
+    401: "AuthenticationError",
+    403: "NotAllowedError",
+    404: "NotFoundError",
+    405: "MethodNotAllowedError",
+    409: "ConflictError",
+    413: "PayloadTooLargeError",
+    415: "UnsupportedMediaTypeError",
+    429: "TooManyRequestsError",
+    501: "NotImplementedError",
+    503: "ServiceUnavailableError",
+}
+
+
+def is_backstage(request: Request) -> bool:
+    path = request.url.path
+    return path == BACKSTAGE_PREFIX or path.startswith(BACKSTAGE_PREFIX + "/")
+
+
+def backstage_error(
+    status: int, message: str, request: Request, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An error in the shape Backstage's backends send and its clients parse."""
+    status = 400 if status == 422 else status
+    url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return JSONResponse(
+        {
+            "error": {"name": BACKSTAGE_NAMES.get(status, "Error"), "message": message},
+            "request": {"method": request.method, "url": url},
+            "response": {"statusCode": status},
+        },
+        status_code=status,
+        headers=headers,
+    )
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    if request is not None and is_backstage(request):
+        return backstage_error(problem.status, problem.detail, request, problem.headers)
     return JSONResponse(
         problem.body(request.url.path if request else None),
         status_code=problem.status,

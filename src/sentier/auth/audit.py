@@ -13,6 +13,9 @@ from sentier.store.models import AuditEvent
 
 Outcome = Literal["ok", "denied", "failed"]
 AUTH_FAILED = "auth.failed"
+# The width of audit_events.action: a refusal names its action "<method> <path>", which a long
+# path (an entity uid in it) would make longer; the full path stays in ``target``.
+MAX_ACTION = 64
 
 
 def record(
@@ -29,7 +32,7 @@ def record(
     session.add(
         AuditEvent(
             actor=actor,
-            action=action,
+            action=action[:MAX_ACTION],
             outcome=outcome,
             target=target,
             ip=ip,

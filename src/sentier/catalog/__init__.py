@@ -5,8 +5,24 @@ Public names of the catalog domain; other packages import from here only.
 
 from sentier.catalog import pushed
 from sentier.catalog.boundary import OutsideRoot, is_within, root_of
+from sentier.catalog.check import check_entity
 from sentier.catalog.discovery import walk_descriptors
-from sentier.catalog.ingest import IngestReport, ingest_source, remove_source
+from sentier.catalog.ingest import IngestReport, ingest_source, remove_entity, remove_source
+from sentier.catalog.locations import (
+    Location,
+    LocationError,
+    analyze,
+    ancestry,
+    find_location,
+    get_location,
+    list_locations,
+    location_of,
+    location_of_entity,
+    parse_location_ref,
+    preview,
+    server_path,
+    source_name,
+)
 from sentier.catalog.problems import CatalogError, Problem
 from sentier.catalog.pushed import PushRefused
 from sentier.catalog.queries import (
@@ -37,6 +53,22 @@ from sentier.catalog.queries import (
 from sentier.catalog.reader import ParsedEntity, ParsedFile, read_descriptor
 from sentier.catalog.refs import DEFAULT_NAMESPACE, EntityRef, RefError, parse_ref
 from sentier.catalog.relations import RELATION_TYPES
+from sentier.catalog.selection import (
+    Order,
+    Position,
+    QueryPage,
+    SelectionError,
+    combine,
+    count_selected,
+    documents_by_refs,
+    filter_condition,
+    full_text_condition,
+    has_more,
+    predicate_condition,
+    predicate_matches,
+    query_page,
+    stream_documents,
+)
 from sentier.catalog.sources import SourceOverlap, source_for
 from sentier.catalog.validate import validate_document
 
@@ -49,40 +81,69 @@ __all__ = [
     "EntityRef",
     "Graph",
     "IngestReport",
+    "Location",
+    "LocationError",
+    "Order",
     "OutsideRoot",
     "Page",
     "ParsedEntity",
     "ParsedFile",
+    "Position",
     "Problem",
     "PushRefused",
+    "QueryPage",
     "RefError",
     "RelationRow",
+    "SelectionError",
     "SourceOverlap",
+    "analyze",
+    "ancestry",
     "as_backstage",
+    "check_entity",
+    "combine",
+    "count_selected",
     "counts_by_kind",
     "dangling_relations",
     "dependency_edges",
     "descendant_groups",
+    "documents_by_refs",
     "entity_graph",
     "facet_counts",
     "facets",
+    "filter_condition",
     "find_entity",
+    "find_location",
+    "full_text_condition",
     "fulltext_indexed",
     "get_entity",
+    "get_location",
+    "has_more",
     "ingest_source",
     "is_within",
     "list_entities",
+    "list_locations",
+    "location_of",
+    "location_of_entity",
     "owned_by_group",
+    "parse_location_ref",
     "parse_ref",
+    "predicate_condition",
+    "predicate_matches",
+    "preview",
     "pushed",
+    "query_page",
     "read_descriptor",
     "relations_for",
     "relations_of",
+    "remove_entity",
     "remove_source",
     "resolve_ref",
     "root_of",
     "search",
+    "server_path",
     "source_for",
+    "source_name",
+    "stream_documents",
     "system_graph",
     "validate_document",
     "walk_descriptors",

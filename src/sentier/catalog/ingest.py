@@ -735,3 +735,36 @@ def remove_source(session: Session, source_id: int) -> int:
     session.execute(delete(CatalogFile).where(CatalogFile.source_id == source_id))
     session.delete(source)
     return len(ids)
+
+
+def remove_entity(session: Session, entity_id: str) -> str | None:
+    """Remove one entity (with a ``removed`` event); its reference, or ``None`` if unknown.
+
+    As in Backstage, an entity that its source still defines comes back at the source's next
+    ingestion: the file it was read from is marked for re-reading, so that the catalog heals
+    from a removal made by mistake instead of treating the file as unchanged.
+    """
+    row = session.execute(
+        select(Entity.ref, Entity.body, Entity.owner_ref, Entity.file_id).where(
+            Entity.id == entity_id
+        )
+    ).first()
+    if row is None:
+        return None
+    events.record_many(
+        session,
+        [
+            events.PendingEvent(
+                events.CATALOG_ENTITY_REMOVED,
+                row.ref,
+                {"before": row.body, "after": None},
+                row.owner_ref,
+            )
+        ],
+    )
+    session.execute(delete(Relation).where(Relation.entity_id == entity_id))
+    session.execute(delete(EntitySearch).where(EntitySearch.entity_id == entity_id))
+    session.execute(delete(Entity).where(Entity.id == entity_id))
+    if row.file_id is not None:
+        session.execute(update(CatalogFile).where(CatalogFile.id == row.file_id).values(sha256=""))
+    return str(row.ref)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -199,21 +199,36 @@ COLUMN_KEYS: dict[str, Any] = {
 
 def field_condition(key: str, values: Sequence[str]) -> Any:
     """One Backstage-style ``key=value[,value]`` filter (empty values: the key exists)."""
-    lowered = key.lower()
     wanted = [v.lower() for v in values]
+    return field_match(key, (lambda column: column.in_(wanted)) if wanted else None)
+
+
+def field_match(key: str, match: Callable[[Any], Any] | None) -> Any:
+    """Entities having field ``key`` (dotted, case-insensitive) with a value that ``match``
+    accepts (``match`` gets the lower-cased value's column); ``None``: the field exists.
+
+    ``kind``, ``metadata.name``, ``metadata.namespace`` and ``metadata.uid`` are the entity's
+    own columns; ``relations.<type>`` is the relations table (values are target refs); every
+    other key is a flattened search row, as in Backstage's ``search`` table.
+    """
+    lowered = key.lower()
     column = COLUMN_KEYS.get(lowered)
     if column is not None:
-        return column.in_(wanted) if wanted else column.is_not(None)
+        return match(column) if match is not None else column.is_not(None)
     if lowered.startswith("relations."):
         relation_type = lowered.removeprefix("relations.")
         relation = aliased(Relation)
         condition = and_(
             relation.source_ref == Entity.ref, func.lower(relation.type) == relation_type
         )
-        if wanted:
-            condition = and_(condition, relation.target_ref.in_(wanted))
+        if match is not None:
+            condition = and_(condition, match(relation.target_ref))
         return exists().where(condition)
-    return _search_match(lowered, values)
+    row = aliased(EntitySearch)
+    condition = and_(row.entity_id == Entity.id, row.key == lowered)
+    if match is not None:
+        condition = and_(condition, match(row.value))
+    return exists().where(condition)
 
 
 _INDEXED: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
@@ -335,6 +350,19 @@ def facets(
             by_column = by_column.where(condition)
         rows = session.execute(by_column).all()
         return sorted(((str(k), n) for k, n in rows), key=lambda r: (-r[1], r[0]))
+    if key.startswith("relations."):
+        by_target = filtered(
+            select(Relation.target_ref, func.count(func.distinct(Relation.source_ref)))
+            .join(Entity, Entity.ref == Relation.source_ref)
+            .where(func.lower(Relation.type) == key.removeprefix("relations."))
+            .group_by(Relation.target_ref),
+            flt,
+            indexed=indexed,
+        )
+        if condition is not None:
+            by_target = by_target.where(condition)
+        targets = [(str(v), n) for v, n in session.execute(by_target).all()]
+        return sorted(targets, key=lambda r: (-r[1], r[0]))
     by_value = filtered(
         select(EntitySearch.value, func.count(func.distinct(EntitySearch.entity_id)))
         .join(Entity, Entity.id == EntitySearch.entity_id)

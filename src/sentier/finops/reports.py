@@ -47,6 +47,9 @@ DIMENSIONS = {
     "currency": "currency",
     "rule": "rule",
 }
+# Dimensions every allocated row carries already (attribution and currency), not fact columns
+# to group the cost lines by.
+ALLOCATED_DIMENSIONS = frozenset({"owner_ref", "system_ref", "entity_ref", "rule", "currency"})
 
 
 @dataclass
@@ -248,9 +251,7 @@ def showback(
     before).
     """
     column = dimension_column(by, facts)
-    dims = (
-        [] if column in {"owner_ref", "system_ref", "entity_ref", "rule", "currency"} else [column]
-    )
+    dims = [] if column in ALLOCATED_DIMENSIONS else [column]
     allocation = allocate(facts, snapshot, rules, key_dims=dims, scope=scope)
     periods = sorted({str(r["period"]) for r in allocation.rows})
     cells: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
@@ -357,7 +358,7 @@ def tag_coverage(
     """
     column = dimension_column(by, facts)
     dims = [TAG_VIOLATIONS]
-    if column not in {"owner_ref", "system_ref", "entity_ref"} and column not in dims:
+    if column not in ALLOCATED_DIMENSIONS and column not in dims:
         dims.append(column)
     allocation = allocate(facts, snapshot, rules, key_dims=dims, scope=scope)
     groups: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(

@@ -111,6 +111,8 @@ def list_entities(
             fields=[f for f in (fields or "").split(",") if f],
             with_total=total,
         )
+    except catalog.SelectionError as error:
+        raise Problem(400, error.problem.message, slug="invalid-filter") from error
     except ValueError as error:
         raise Problem(400, str(error), slug="invalid-cursor") from error
 

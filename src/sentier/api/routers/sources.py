@@ -129,17 +129,34 @@ def register_source(
         )
     if session.scalar(select(CatalogSource).where(CatalogSource.name == body.name)):
         raise Problem(409, f"a source named {body.name} already exists", slug="source-exists")
+    source, job = register_path(request, session, principal, body.name, path)
+    return {"source": _source_out(source), "job": job}
+
+
+def register_path(
+    request: Request,
+    session: Any,
+    principal: Any,
+    name: str,
+    path: Path,
+    details: dict[str, object] | None = None,
+) -> tuple[CatalogSource, str]:
+    """Register an existing server path as source ``name`` (audited) and start its ingestion.
+
+    A path another source already covers is refused with 409 naming that source.
+    """
     try:
-        catalog.source_for(session, [path], body.name)
+        catalog.source_for(session, [path], name)
     except catalog.SourceOverlap as overlap:
         raise Problem(409, str(overlap), slug="source-overlap", source=overlap.source) from None
-    source = CatalogSource(name=body.name, type="path", target=str(path.resolve()))
+    source = CatalogSource(name=name, type="path", target=str(path.resolve()))
     session.add(source)
     session.flush()
-    audit_write(request, session, principal, "source.register", body.name, {"path": str(path)})
+    audit_write(
+        request, session, principal, "source.register", name, {"path": str(path), **(details or {})}
+    )
     session.commit()
-    job = jobs.enqueue(source.id, principal.label)
-    return {"source": _source_out(source), "job": job}
+    return source, jobs.enqueue(source.id, principal.label)
 
 
 # A refused push answers with the status its reason calls for.
@@ -330,13 +347,18 @@ def unregister_source(
     is ever removed (a registered path is only read, never deleted).
     """
     source = _get_source(session, source_id)
+    return {"source": source.name, "removed": unregister(request, session, principal, source)}
+
+
+def unregister(request: Request, session: Any, principal: Any, source: CatalogSource) -> int:
+    """Unregister a source (audited): its entities go, and a pushed set's files; how many went."""
     name = source.name
     directory = catalog.pushed.source_directory(source.type, source.target)
-    removed = catalog.remove_source(session, source_id)
+    removed = catalog.remove_source(session, source.id)
     audit_write(request, session, principal, "source.unregister", name, {"removed": removed})
     session.commit()
     catalog.pushed.discard(directory)
-    return {"source": name, "removed": removed}
+    return removed
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)

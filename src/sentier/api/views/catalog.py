@@ -6,12 +6,11 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sentier import catalog
 from sentier.catalog import EntityFilter
-from sentier.catalog.queries import field_condition
 from sentier.store.models import CatalogSource, Entity, OutboxEvent
 
 
@@ -54,23 +53,6 @@ def project(entity: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def backstage_filter_condition(filters: Sequence[str]) -> Any:
-    """Backstage's ``filter`` parameters: each one ANDs ``key=value`` pairs; several are ORed."""
-    alternatives = []
-    for text in filters:
-        conditions = []
-        for pair in text.split(","):
-            if not pair.strip():
-                continue
-            key, _, value = pair.partition("=")
-            conditions.append(
-                field_condition(key.strip(), [value.strip()] if value.strip() else [])
-            )
-        if conditions:
-            alternatives.append(and_(*conditions))
-    return or_(*alternatives) if alternatives else None
-
-
 def entity_page(
     session: Session,
     flt: EntityFilter,
@@ -82,7 +64,7 @@ def entity_page(
     with_total: bool = True,
 ) -> dict[str, Any]:
     """A page of entities in Backstage's shape, with the cursor of the next page."""
-    condition = backstage_filter_condition(filters)
+    condition = catalog.filter_condition(filters)  # SelectionError when malformed
     after = decode_cursor(cursor)
     indexed = catalog.queries.fulltext_indexed(session)
     query = catalog.queries.filtered(select(Entity), flt, indexed=indexed)
