@@ -35,6 +35,7 @@ from sentier.events.outbox import (
     to_cloudevent,
 )
 from sentier.events.reader import Position, cursors
+from sentier.events.redact import redact_text, redact_url
 from sentier.events.retention import purge_expired
 from sentier.events.routing import route_once
 from sentier.events.settings import EventsSettings, get_events_settings
@@ -110,6 +111,8 @@ __all__ = [
     "receive_git_push",
     "record",
     "record_many",
+    "redact_text",
+    "redact_url",
     "redeliver",
     "reingest_pushed_source",
     "remove_hook",
