@@ -27,6 +27,7 @@ SPEC_VERSION = "1.0"
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 _REQUIRED = ("id", "source", "specversion", "type")
+_DATA = frozenset(("data", "data_base64"))
 _CORE = frozenset((*_REQUIRED, "subject", "datacontenttype", "dataschema", "time"))
 _NON_EMPTY = ("id", "source", "type", "subject", "datacontenttype", "dataschema")
 # The spec: lower-case ASCII letters and digits, SHOULD be at most 20; 64 is a hard bound.
@@ -95,9 +96,7 @@ def _from_json(item: Any, where: _Where, received_at: datetime) -> dict[str, Any
     encoded = item.get("data_base64")
     if has_data and encoded is not None:
         raise where.error("data_base64", "data and data_base64 may not both be present")
-    attributes = _attributes(
-        {k: v for k, v in item.items() if k not in ("data", "data_base64")}, where, received_at
-    )
+    attributes = _attributes(item, where, received_at)
     if has_data:
         attributes["data"] = item["data"]
     elif encoded is not None:
@@ -150,18 +149,20 @@ def _binary_data(body: bytes, content_type: str | None) -> Any:
 
 
 def _attributes(raw: Mapping[str, Any], where: _Where, received_at: datetime) -> dict[str, Any]:
-    """The validated context attributes; ``null`` counts as absent (the JSON format)."""
+    """The validated context attributes of ``raw`` (``data`` and ``data_base64`` left out);
+    ``null`` counts as absent (the JSON format)."""
     out: dict[str, Any] = {}
     for name, value in raw.items():
-        if value is None:
+        if value is None or name in _DATA:
             continue
-        if not _NAME.match(name):
-            raise where.error(
-                "(name)",
-                f"attribute name {name[:64]!r} must be 1-64 lower-case letters or digits",
-            )
-        if name not in _CORE and not _extension_value(value):
-            raise where.error(name, f"{name} must be a string, a 32-bit integer or a boolean")
+        if name not in _CORE:
+            if not _NAME.match(name):
+                raise where.error(
+                    "(name)",
+                    f"attribute name {name[:64]!r} must be 1-64 lower-case letters or digits",
+                )
+            if not _extension_value(value):
+                raise where.error(name, f"{name} must be a string, a 32-bit integer or a boolean")
         out[name] = value
     for name in _REQUIRED:
         if name not in out:
