@@ -104,6 +104,19 @@ def test_errors_stored_before_redaction_are_redacted_when_read(
             .where(WebhookAttempt.delivery_id == delivery_id)
             .values(error=quoted)
         )
+        data = {"delivery_id": delivery_id, "event_id": "e", "event_type": "t", "attempts": 1}
+        events.record(
+            session,
+            events.EVENTS_DELIVERY_DEAD_LETTERED,
+            "webhook:x",
+            {**data, "last_error": quoted},
+        )
+        events.record(
+            session,
+            events.EVENTS_SUBSCRIPTION_DISABLED,
+            "webhook:x",
+            {"subscription_id": sub_id, "url": URL, "reason": "410"},
+        )
     for text in _everything_a_viewer_reads(client, tokens, sub_id, delivery_id):
         assert SECRET not in text
 
