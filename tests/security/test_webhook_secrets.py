@@ -197,3 +197,17 @@ def test_revoking_allow_private_from_a_private_target_is_refused(
     )
     assert moved.status_code == 200, moved.text
     assert moved.json()["allow_private"] is False
+
+
+def test_the_events_domain_logs_urls_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from sentier.events import dispatcher
+
+    with caplog.at_level(logging.WARNING, logger=dispatcher.log.name):
+        try:
+            raise RuntimeError(f"cannot POST {URL}")
+        except RuntimeError:
+            dispatcher.log.exception("dispatcher: delivery to %s failed", URL)
+    assert "cannot POST http://127.0.0.1:9/hooks/redacted?redacted" in caplog.text
+    assert SECRET not in caplog.text
