@@ -109,18 +109,20 @@ def insert_messages(
     processor = InboundMessage.__table__.c.received_at.type.bind_processor(connection.dialect)
     at = processor(received_at) if processor else received_at
     shared_headers = _json(headers)
+    # Serialised before the first insert, which takes SQLite's one write lock.
+    values = [
+        (hook, kind, sender, at, content_type, shared_headers, body, _json(payload))
+        for sender, body, payload in rows
+    ]
     raw = connection.connection.driver_connection
     cursor = raw.cursor()  # type: ignore[union-attr]
     ids: dict[str, int] = {}
     try:
-        for sender, body, payload in rows:
-            cursor.execute(
-                _SQLITE,
-                (hook, kind, sender, at, content_type, shared_headers, body, _json(payload)),
-            )
+        for row in values:
+            cursor.execute(_SQLITE, row)
             found = cursor.fetchone()
             if found is not None:
-                ids[sender] = int(found[0])
+                ids[row[2]] = int(found[0])
     finally:
         cursor.close()
     return ids
