@@ -99,7 +99,7 @@ def test_hook_credentials_are_checked_failures_audited_and_payloads_validated(
     assert invalid.json()["type"] == "urn:sentier:problem:events-invalid"
     assert invalid.json()["field"] == "alerts.0.startsAt"
     unknown = client.post("/api/v1/hooks/alertmanager/nope", content=body, headers=good)
-    assert unknown.status_code == 404
+    assert unknown.status_code == 401  # as a known hook answers a wrong credential
     too_big = client.post(
         "/api/v1/hooks/alertmanager/prod-am", content=b" " * (5 * 2**20 + 1), headers=good
     )

@@ -190,24 +190,24 @@ _CE = b'{"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": %s
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "message", "field"),
     [
-        (_CE % b'{"a": "x\\u0000y"}', r"U\+0000"),
-        (_CE % b'{"a": 123456789012345678901234567890}', "64 bits"),
-        (_CE % b'{"a": NaN}', "NaN"),
-        (_CE % (b"[" * 250 + b"]" * 250), "nested"),
-        (b'{"a": "\xc3\x28"}', "UTF-8"),
+        (_CE % b'{"a": "x\\u0000y"}', r"U\+0000", "data.a"),
+        (_CE % b'{"a": 123456789012345678901234567890}', "64 bits", "body"),
+        (_CE % b'{"a": NaN}', "NaN", "body"),
+        (_CE % (b"[" * 250 + b"]" * 250), "nested", "body"),
+        (b'{"a": "\xc3\x28"}', "UTF-8", "body"),
     ],
 )
 def test_payloads_the_database_cannot_keep_are_refused_before_anything_is_stored(
-    engine: Engine, body: bytes, message: str
+    engine: Engine, body: bytes, message: str, field: str
 ) -> None:
     with session_scope(engine) as session:
         token = events.add_hook(session, "ce", "cloudevents")["token"]
     headers = {"authorization": f"Bearer {token}", "content-type": "application/cloudevents+json"}
     with session_scope(engine) as session, pytest.raises(events.EventsError, match=message) as e:
         events.receive_cloudevents(session, headers, body, hook="ce")
-    assert e.value.code == "invalid" and e.value.field == "body"
+    assert e.value.code == "invalid" and e.value.field == field  # located where it can be
     with session_scope(engine) as session:
         assert events.list_inbound(session) == []
 

@@ -10,7 +10,6 @@ from sentier.events.dispatcher import Dispatcher, DispatchStats, due_subscriptio
 from sentier.events.errors import EventsError
 from sentier.events.inbound import (
     HOOK_KINDS,
-    MAX_BODY_BYTES,
     add_hook,
     list_hooks,
     list_inbound,
@@ -34,7 +33,9 @@ from sentier.events.outbox import (
     structured_body,
     to_cloudevent,
 )
+from sentier.events.payloads import MAX_BATCH_EVENTS, MAX_BODY_BYTES
 from sentier.events.reader import Position, cursors
+from sentier.events.redact import redact_text, redact_url
 from sentier.events.retention import purge_expired
 from sentier.events.routing import route_once
 from sentier.events.settings import EventsSettings, get_events_settings
@@ -74,6 +75,7 @@ __all__ = [
     "HOOKS_CLOUDEVENT_RECEIVED",
     "HOOKS_GIT_PUSH_RECEIVED",
     "HOOK_KINDS",
+    "MAX_BATCH_EVENTS",
     "MAX_BODY_BYTES",
     "STRUCTURED_CONTENT_TYPE",
     "DispatchStats",
@@ -110,6 +112,8 @@ __all__ = [
     "receive_git_push",
     "record",
     "record_many",
+    "redact_text",
+    "redact_url",
     "redeliver",
     "reingest_pushed_source",
     "remove_hook",

@@ -41,6 +41,7 @@ class Outcome:
     excerpt: str | None = None
     retryable: bool = False
     gone: bool = False
+    refused: bool = False  # the SSRF check refused the target (audited)
 
 
 def classify(status_code: int) -> tuple[bool, bool, bool]:

@@ -14,7 +14,6 @@ retry, the later ones wait too; a dead-lettered delivery leaves the queue and th
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
 import socket
@@ -25,11 +24,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, func, or_, select, update
 from standardwebhooks import Webhook
 
+from sentier import auth
 from sentier.events import credentials
 from sentier.events import types as event_types
 from sentier.events.delivery import Outcome, Sender, backoff_delay
 from sentier.events.errors import EventsError
 from sentier.events.outbox import PendingEvent, record_many, structured_body
+from sentier.events.redact import redact_optional, redact_url, redacting_logger
 from sentier.events.routing import route_once
 from sentier.events.settings import EventsSettings, get_events_settings
 from sentier.events.ssrf import Target, check_target
@@ -41,7 +42,7 @@ from sentier.store.models import (
     WebhookSubscription,
 )
 
-log = logging.getLogger(__name__)
+log = redacting_logger(__name__)
 
 
 @dataclass(slots=True)
@@ -248,8 +249,8 @@ class Dispatcher:
         try:
             target = await self._target(work.url, work.allow_private)
         except EventsError as error:
-            retry = error.code != "refused"
-            return [Outcome(False, error=str(error), retryable=retry)]
+            refused = error.code == "refused"
+            return [Outcome(False, error=str(error), retryable=not refused, refused=refused)]
         webhook = Webhook(work.secret)
         outcomes: list[Outcome] = []
         loop = asyncio.get_running_loop()
@@ -335,12 +336,23 @@ class Dispatcher:
         with session_scope(self.engine) as session:
             for item, outcome in zip(work.items, outcomes, strict=False):
                 first = item.first_attempt_at or now
+                # An HTTP client's error may quote the URL it sent to, query token included.
+                error = redact_optional(outcome.error)
+                if outcome.refused:
+                    auth.audit(
+                        session,
+                        actor=f"dispatcher:{self.owner}"[:255],
+                        action="webhook.ssrf-refused",
+                        outcome="denied",
+                        target=work.subscription_id,
+                        details={"reason": error, "delivery": item.delivery_id},
+                    )
                 attempts.append(
                     {
                         "delivery_id": item.delivery_id,
                         "attempted_at": now,
                         "status_code": outcome.status_code,
-                        "error": outcome.error,
+                        "error": error,
                         "duration_ms": outcome.duration_ms,
                         "response_excerpt": outcome.excerpt,
                     }
@@ -366,7 +378,7 @@ class Dispatcher:
                     "first_attempt_at": first,
                     "last_attempt_at": now,
                     "last_status_code": outcome.status_code,
-                    "last_error": outcome.error,
+                    "last_error": error,
                 }
                 if outcome.gone:
                     reason = f"endpoint answered 410 Gone at {now.isoformat()}"
@@ -382,7 +394,7 @@ class Dispatcher:
                             f"webhook:{work.subscription_id}",
                             {
                                 "subscription_id": work.subscription_id,
-                                "url": work.url,
+                                "url": redact_url(work.url),
                                 "reason": reason,
                             },
                         )
@@ -414,7 +426,7 @@ class Dispatcher:
                                 "event_type": item.event_type,
                                 "attempts": item.attempts + 1,
                                 "last_status_code": outcome.status_code,
-                                "last_error": outcome.error or "failed",
+                                "last_error": error or "failed",
                             },
                         )
                     )

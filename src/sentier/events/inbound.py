@@ -15,8 +15,8 @@ import base64
 import hashlib
 import hmac
 import json
-import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
@@ -25,18 +25,18 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 from sqlalchemy import Engine, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from sentier.events import credentials
+from sentier.events import cloudevents_in, credentials
 from sentier.events import types as event_types
 from sentier.events.errors import EventsError
-from sentier.events.outbox import record
+from sentier.events.inbound_store import insert_messages, known_messages
+from sentier.events.outbox import PendingEvent, record_many
+from sentier.events.payloads import check_storable, parse_json
 from sentier.store.models import InboundHook, InboundMessage
 
 HOOK_KINDS = ("alertmanager", "cloudevents", "git")
-MAX_BODY_BYTES = 5 * 1024 * 1024
 # Column sizes: a sender's long header or subject is cut, never a database error.
 _CONTENT_TYPE_CHARS = 255
 _SUBJECT_CHARS = 512
@@ -153,8 +153,16 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
+def _denied(name: str) -> EventsError:
+    """The one answer to a sender who may not post to ``name``: the same whether the hook
+    exists or not, whichever credential it takes and whatever was wrong with the one given,
+    so that hook names cannot be found by asking."""
+    return EventsError(f"hook {name}: missing or wrong token or signature", code="unauthorized")
+
+
 def authenticate(hook: InboundHook, headers: Mapping[str, str], body: bytes) -> None:
-    """Check the sender's credential for ``hook``; :class:`EventsError` ``unauthorized`` if not."""
+    """Check the sender's credential for ``hook``; :class:`EventsError` ``unauthorized`` if not
+    (always the same message: see :func:`_denied`)."""
     if hook.token_sha256:
         token = None
         authorization = headers.get("authorization", "")
@@ -163,20 +171,16 @@ def authenticate(hook: InboundHook, headers: Mapping[str, str], body: bytes) -> 
         token = token or headers.get("x-gitlab-token") or headers.get("x-sentier-token")
         if token and credentials.token_matches(token, hook.token_sha256):
             return
-        raise EventsError(f"hook {hook.name}: missing or wrong token", code="unauthorized")
+        raise _denied(hook.name)
     if hook.secret_encrypted:
         secret = credentials.decrypt(hook.secret_encrypted)
         if "webhook-signature" in headers:
             try:
                 Webhook(secret).verify(body, dict(headers), json_parse=False)
-            except WebhookVerificationError as error:
-                raise EventsError(f"hook {hook.name}: {error}", code="unauthorized") from error
-            except ValueError as error:
-                # The library splits and base64-decodes the header and decodes the body as
-                # UTF-8 without guarding: a malformed one is a wrong signature, not a crash.
-                raise EventsError(
-                    f"hook {hook.name}: malformed webhook-signature", code="unauthorized"
-                ) from error
+            except (WebhookVerificationError, ValueError) as error:
+                # ValueError: the library splits and base64-decodes the header and decodes the
+                # body as UTF-8 without guarding; a malformed one is a wrong signature.
+                raise _denied(hook.name) from error
             return
         hub = headers.get("x-hub-signature-256") or headers.get("x-gitea-signature")
         if hub:
@@ -192,66 +196,30 @@ def authenticate(hook: InboundHook, headers: Mapping[str, str], body: bytes) -> 
             candidate = given.strip().lower().encode("utf-8", "replace")
             if hmac.compare_digest(expected.encode("ascii"), candidate):
                 return
-        raise EventsError(f"hook {hook.name}: missing or wrong signature", code="unauthorized")
-    raise EventsError(f"hook {hook.name} has no credential", code="unauthorized")
+    raise _denied(hook.name)
 
 
-def _hook(session: Session, name: str, kind: str) -> InboundHook:
+def _hook(
+    session: Session,
+    name: str,
+    kind: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    principal: str | None,
+) -> InboundHook:
+    """The hook ``name`` of ``kind``, its sender authenticated unless the API already did.
+
+    An unknown name is ``not_found`` only for an authenticated API caller; an anonymous one
+    gets what a known hook answers a wrong credential.
+    """
     hook = session.get(InboundHook, name)
     if hook is None or hook.kind != kind:
+        if principal is None:
+            raise _denied(name)
         raise EventsError(f"no {kind} hook {name}", code="not_found")
+    if principal is None:
+        authenticate(hook, headers, body)
     return hook
-
-
-def _json(body: bytes) -> Any:
-    if len(body) > MAX_BODY_BYTES:
-        raise EventsError(f"body larger than {MAX_BODY_BYTES} bytes", field="body")
-    try:
-        return json.loads(body, parse_constant=_refuse_constant)
-    except UnicodeDecodeError as error:
-        raise EventsError("body is not UTF-8", field="body") from error
-    except json.JSONDecodeError as error:
-        raise EventsError(
-            f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}",
-            field="body",
-        ) from error
-    except ValueError as error:
-        raise EventsError(str(error), field="body") from error
-    except RecursionError as error:
-        raise EventsError("JSON nested too deeply", field="body") from error
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-_INT64 = 2**63
-MAX_DEPTH = 200  # orjson, which writes JSON columns, stops at 254 levels
-
-
-def check_storable(value: Any) -> None:
-    """Refuse what the database cannot keep as JSON on every backend: U+0000 in a string
-    (PostgreSQL), integers beyond 64 bits, NaN and infinities, nesting deeper than
-    ``MAX_DEPTH`` (walked without recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise EventsError("JSON strings may not contain U+0000", field="body")
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
-            if not -_INT64 <= item < _INT64:
-                raise EventsError("JSON integers must fit in 64 bits", field="body")
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                raise EventsError("JSON numbers must be finite", field="body")
-        elif isinstance(item, dict | list | tuple):
-            if depth >= MAX_DEPTH:
-                raise EventsError(f"JSON nested deeper than {MAX_DEPTH} levels", field="body")
-            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
 
 
 def _validate(kind: str, payload: Any) -> None:
@@ -268,6 +236,77 @@ def _sender_key(value: str) -> str:
     return value if len(value) <= 512 else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One message to store: the sender's id, its own text, its payload, its event."""
+
+    sender_id: str
+    text: str
+    payload: dict[str, Any]
+    event_type: str
+    subject: str
+    data: dict[str, Any]
+
+
+def _store_many(
+    session: Session, hook: InboundHook, headers: Mapping[str, str], entries: Sequence[_Entry]
+) -> list[dict[str, Any]]:
+    """Store the messages whose sender id is new, each with its own text, and announce each;
+    one result per entry, in order (``duplicate`` for a sender id already stored, earlier in
+    the request included).
+
+    The known ids are read first; the writes are two bulk inserts (messages, events), so the
+    write transaction — which on SQLite holds the database's one write lock — stays short
+    whatever the batch.
+    """
+    now = _now()
+    keys = [_sender_key(entry.sender_id) for entry in entries]
+    known = known_messages(session, hook.name, keys)
+    content_type = (headers.get("content-type") or "")[:_CONTENT_TYPE_CHARS] or None
+    kept_headers = {k: v for k, v in headers.items() if k not in _SECRET_HEADERS}
+    new: dict[str, _Entry] = {}
+    for key, entry in zip(keys, entries, strict=True):
+        if key not in known and key not in new:
+            new[key] = entry
+    ids: dict[str, int] = {}
+    if new:
+        ids = insert_messages(
+            session,
+            hook=hook.name,
+            kind=hook.kind,
+            received_at=now,
+            content_type=content_type,
+            headers=kept_headers,
+            rows=[(key, entry.text, entry.payload) for key, entry in new.items()],
+        )
+        raced = [key for key in new if key not in ids]
+        if raced:  # stored by a concurrent request between our read and our write
+            known.update(known_messages(session, hook.name, raced))
+        stored = sorted((ids[key], key) for key in new if key in ids)
+        record_many(
+            session,
+            [
+                PendingEvent(
+                    new[key].event_type,
+                    new[key].subject[:_SUBJECT_CHARS],
+                    {"message_id": message_id, "hook": hook.name, **new[key].data},
+                )
+                for message_id, key in stored
+            ],
+        )
+    results: list[dict[str, Any]] = []
+    first_seen: set[str] = set()
+    for key in keys:
+        base = {"hook": hook.name, "kind": hook.kind, "sender_id": key}
+        if key in ids:  # stored now; a repeat within the request is the first one's message
+            fresh = {"id": ids[key], "received_at": now, "status": "received", "result": None}
+            results.append({**base, **fresh, "duplicate": key in first_seen})
+            first_seen.add(key)
+        else:
+            results.append({**base, **known[key], "duplicate": True})
+    return results
+
+
 def _store(
     session: Session,
     hook: InboundHook,
@@ -275,48 +314,15 @@ def _store(
     headers: Mapping[str, str],
     body: bytes,
     payload: dict[str, Any],
-    event: tuple[str, str, dict[str, Any]] | None,
-) -> tuple[InboundMessage, bool]:
-    """Insert the message unless the sender's id is known; ``(message, duplicate)``."""
+    event: tuple[str, str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Store one message (Alertmanager, git) unless its sender id is known; its record."""
     check_storable(payload)
-    sender_id = _sender_key(sender_id)
-    existing = session.scalar(
-        select(InboundMessage).where(
-            InboundMessage.hook_name == hook.name, InboundMessage.sender_id == sender_id
-        )
-    )
-    if existing is not None:
-        return existing, True
-    message = InboundMessage(
-        hook_name=hook.name,
-        kind=hook.kind,
-        sender_id=sender_id,
-        received_at=_now(),
-        content_type=(headers.get("content-type") or "")[:_CONTENT_TYPE_CHARS] or None,
-        headers={k: v for k, v in headers.items() if k not in _SECRET_HEADERS},
-        # Text as received; bytes that are not UTF-8 (and NUL, which PostgreSQL text cannot
-        # hold) become U+FFFD. A binary CloudEvent's exact data is in payload.data_base64.
-        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-        payload=payload,
-        status="received",
-    )
-    try:
-        with session.begin_nested():
-            session.add(message)
-            session.flush()
-    except IntegrityError:  # the same delivery, raced in by a concurrent request
-        again = session.scalar(
-            select(InboundMessage).where(
-                InboundMessage.hook_name == hook.name, InboundMessage.sender_id == sender_id
-            )
-        )
-        assert again is not None
-        return again, True
-    if event is not None:
-        type, subject, data = event
-        subject = subject[:_SUBJECT_CHARS]
-        record(session, type, subject, {"message_id": message.id, "hook": hook.name, **data})
-    return message, False
+    # Text as received; bytes that are not UTF-8 (and NUL, which PostgreSQL text cannot
+    # hold) become U+FFFD.
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    (result,) = _store_many(session, hook, headers, [_Entry(sender_id, text, payload, *event)])
+    return result
 
 
 def message_record(message: InboundMessage, duplicate: bool = False) -> dict[str, Any]:
@@ -349,14 +355,12 @@ def receive_alertmanager(
     canonical JSON, so a resend of the same notification is stored once.
     """
     lowered = _lower(headers)
-    row = _hook(session, hook, "alertmanager")
-    if principal is None:
-        authenticate(row, lowered, body)
-    payload = _json(body)
+    row = _hook(session, hook, "alertmanager", lowered, body, principal)
+    payload = parse_json(body)
     _validate("alertmanager", payload)
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     sender_id = "am:" + hashlib.sha256(canonical.encode()).hexdigest()
-    message, duplicate = _store(
+    return _store(
         session,
         row,
         sender_id,
@@ -374,49 +378,9 @@ def receive_alertmanager(
             },
         ),
     )
-    return message_record(message, duplicate)
 
 
 # -- CloudEvents ------------------------------------------------------------------------------
-
-
-def _parse_cloudevents(headers: dict[str, str], body: bytes) -> list[dict[str, Any]]:
-    from cloudevents.core.bindings.http import HTTPMessage, from_http
-    from cloudevents.core.exceptions import BaseCloudEventException
-    from cloudevents.core.formats.json import JSONFormat
-
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    fmt = JSONFormat()
-    try:
-        if content_type == "application/cloudevents-batch+json":
-            items = _json(body)
-            if not isinstance(items, list):
-                raise EventsError("a batch must be a JSON array", field="body")
-            events = [fmt.read(None, json.dumps(item)) for item in items]
-        else:
-            if not any(k.startswith("ce-") for k in headers):
-                _json(body)  # a clear line/column for broken JSON
-            events = [from_http(HTTPMessage(headers=headers, body=body), fmt)]
-    except EventsError:
-        raise
-    except (BaseCloudEventException, ValueError, TypeError, KeyError) as error:
-        raise EventsError(f"not a valid CloudEvent: {error}", field="body") from error
-    except (AttributeError, RecursionError) as error:  # the SDK meeting an odd shape
-        raise EventsError(
-            f"not a valid CloudEvent ({type(error).__name__})", field="body"
-        ) from error
-    out = []
-    for event in events:
-        attributes = dict(event.get_attributes())
-        if attributes.get("time") is not None:
-            attributes["time"] = attributes["time"].isoformat()
-        data = event.get_data()
-        if isinstance(data, bytes):
-            attributes["data_base64"] = base64.b64encode(data).decode("ascii")
-        elif data is not None:
-            attributes["data"] = data
-        out.append(attributes)
-    return out
 
 
 def receive_cloudevents(
@@ -430,28 +394,28 @@ def receive_cloudevents(
     """``POST /api/v1/hooks/cloudevents``: structured, binary or batch mode.
 
     Idempotent on the CloudEvents identity, ``source`` + ``id``. Returns one result per event.
+    Each event is stored with its own text (a batch's element, not the whole batch); a batch
+    holds at most ``MAX_BATCH_EVENTS`` and is written in one short bulk transaction.
     """
     lowered = _lower(headers)
-    row = _hook(session, hook, "cloudevents")
-    if principal is None:
-        authenticate(row, lowered, body)
-    results = []
-    for event in _parse_cloudevents(lowered, body):
-        message, duplicate = _store(
-            session,
-            row,
-            f"{event['source']}#{event['id']}",
-            lowered,
-            body,
-            event,
-            (
-                event_types.HOOKS_CLOUDEVENT_RECEIVED,
-                event.get("subject") or event["source"],
-                {"ce_id": event["id"], "ce_source": event["source"], "ce_type": event["type"]},
-            ),
+    row = _hook(session, hook, "cloudevents", lowered, body, principal)
+    incoming = cloudevents_in.read(lowered, body, _now())
+    entries = [
+        _Entry(
+            event.sender_id,
+            event.text,
+            event.attributes,
+            event_types.HOOKS_CLOUDEVENT_RECEIVED,
+            event.attributes.get("subject") or event.attributes["source"],
+            {
+                "ce_id": event.attributes["id"],
+                "ce_source": event.attributes["source"],
+                "ce_type": event.attributes["type"],
+            },
         )
-        results.append(message_record(message, duplicate))
-    return results
+        for event in incoming
+    ]
+    return _store_many(session, row, lowered, entries)
 
 
 # -- git --------------------------------------------------------------------------------------
@@ -475,10 +439,8 @@ def receive_git_push(
     from sentier.store.models import CatalogSource
 
     lowered = _lower(headers)
-    row = _hook(session, hook, "git")
-    if principal is None:
-        authenticate(row, lowered, body)
-    payload = _json(body)
+    row = _hook(session, hook, "git", lowered, body, principal)
+    payload = parse_json(body)
     _validate("git", payload)
     name = payload.get("source") or source or row.source_name
     if not name:
@@ -493,7 +455,7 @@ def receive_git_push(
     delivery = next((lowered[h] for h in _DELIVERY_HEADERS if lowered.get(h)), None)
     sender_id = delivery or "sha256:" + hashlib.sha256(body).hexdigest()
     commit = payload.get("after") or payload.get("checkout_sha")
-    message, duplicate = _store(
+    return _store(
         session,
         row,
         sender_id,
@@ -506,7 +468,6 @@ def receive_git_push(
             {"source": name, "ref": payload.get("ref"), "commit": commit},
         ),
     )
-    return message_record(message, duplicate)
 
 
 def reingest_pushed_source(engine: Engine, message_id: int) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from cloudevents.core.v1.event import CloudEvent
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from sentier.events import types as event_types
+from sentier.events.redact import redact_text
 from sentier.store import bulk_insert
 from sentier.store.ids import uuid7
 from sentier.store.models import OutboxEvent
@@ -141,9 +143,23 @@ def list_events(
     return session.scalars(query.order_by(order).limit(limit)).all()
 
 
+# Fields of sentier's own events that quote a webhook URL: redacted when listed, for events
+# recorded before the dispatcher redacted them itself.
+_URL_FIELDS = {
+    event_types.EVENTS_DELIVERY_DEAD_LETTERED: ("last_error",),
+    event_types.EVENTS_SUBSCRIPTION_DISABLED: ("url", "reason"),
+}
+
+
 def event_record(row: OutboxEvent) -> dict[str, Any]:
     """An outbox row as served by listings: the CloudEvent plus its position (``sequence``)."""
     record = as_cloudevent(row)
+    fields = _URL_FIELDS.get(row.type)
+    if fields and isinstance(row.data, dict):
+        record["data"] = {
+            key: redact_text(value) if key in fields and isinstance(value, str) else value
+            for key, value in row.data.items()
+        }
     if row.owner_ref is not None:
         record["ownerref"] = row.owner_ref
     record["sequence"] = row.id

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sentier.events import credentials
 from sentier.events.errors import EventsError
 from sentier.events.reader import ensure_cursor, horizon_for
+from sentier.events.redact import redact_optional
 from sentier.events.ssrf import check_target
 from sentier.store.models import (
     OutboxEvent,
@@ -191,15 +192,21 @@ def update_subscription(
     status: str | None = None,
     allow_private: bool | None = None,
 ) -> dict[str, Any]:
-    """Change a subscription; ``status="active"`` re-enables one disabled by a 410."""
+    """Change a subscription; ``status="active"`` re-enables one disabled by a 410.
+
+    A new ``url`` or ``allow_private`` is checked against the SSRF rules (``refused``).
+    """
     from sentier.events.settings import get_events_settings
 
     sub = _get(session, subscription_id)
     if allow_private is not None:
         sub.allow_private = allow_private
-    if url is not None:
+    if url is not None or allow_private is not None:
+        # Whichever changed, the URL it will deliver to must pass with the permission it
+        # will have: revoking ``allow_private`` from a private target is refused, not kept.
         private_ok = sub.allow_private or get_events_settings().allow_private_targets
-        check_target(url, allow_private=private_ok)
+        check_target(url if url is not None else sub.url, allow_private=private_ok)
+    if url is not None:
         sub.url = url
     if types is not None:
         sub.types = _normalise_types(types)
@@ -251,7 +258,8 @@ def delivery_record(delivery: WebhookDelivery) -> dict[str, Any]:
         "next_attempt_at": delivery.next_attempt_at,
         "delivered_at": delivery.delivered_at,
         "last_status_code": delivery.last_status_code,
-        "last_error": delivery.last_error,
+        # Redacted when read too: rows written before redaction may quote a full URL.
+        "last_error": redact_optional(delivery.last_error),
     }
 
 
@@ -296,7 +304,7 @@ def get_delivery(session: Session, delivery_id: int) -> dict[str, Any]:
             {
                 "attempted_at": a.attempted_at,
                 "status_code": a.status_code,
-                "error": a.error,
+                "error": redact_optional(a.error),
                 "duration_ms": a.duration_ms,
                 "response_excerpt": a.response_excerpt,
             }

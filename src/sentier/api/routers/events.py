@@ -243,8 +243,8 @@ def create_webhook(
     """
     reason = views.create_refusal(session, principal, body.group, body.allow_private)
     if reason:
-        deny(request, principal, reason, views.redact_url(body.url))
-    with domain_errors():
+        deny(request, principal, reason, events.redact_url(body.url))
+    with domain_errors(), views.ssrf_audited(request, principal, events.redact_url(body.url)):
         created = events.add_subscription(
             session,
             body.url,
@@ -260,7 +260,7 @@ def create_webhook(
         principal,
         "webhook.create",
         created["id"],
-        {"url": views.redact_url(body.url), "types": created["types"], "group": created["group"]},
+        {"url": events.redact_url(body.url), "types": created["types"], "group": created["group"]},
     )
     session.commit()
     return created
@@ -303,7 +303,7 @@ def update_webhook(
     allow_private = body.allow_private
     if body.url is not None and not admin:
         allow_private = False
-    with domain_errors():
+    with domain_errors(), views.ssrf_audited(request, principal, subscription_id):
         updated = events.update_subscription(
             session,
             subscription_id,
@@ -316,7 +316,7 @@ def update_webhook(
         )
     changes = body.model_dump(exclude_none=True)
     if "url" in changes:
-        changes["url"] = views.redact_url(changes["url"])
+        changes["url"] = events.redact_url(changes["url"])
     audit_write(request, session, principal, "webhook.update", subscription_id, changes)
     session.commit()
     return updated

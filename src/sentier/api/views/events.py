@@ -2,8 +2,9 @@
 
 Who sees what: every signed-in user reads the event log and the list of subscriptions (viewers
 read everything), but only those who may manage a subscription — admins, and editors whose
-groups include its group filter — see its URL's query string, where receivers often keep a
-token, and get the buttons that change it.
+groups include its group filter — see its whole URL (query string and token-like path
+segments, where receivers often keep a token; see ``sentier.events.redact``) and get the
+buttons that change it. Errors and events quoting a URL are redacted by the domain for all.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import Request
 from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
-from sentier import events
-from sentier.api.deps import deny
+from sentier import auth, events
+from sentier.api.deps import client_ip, deny
 from sentier.api.problems import Problem
 from sentier.auth import Principal
+from sentier.config import get_settings
 from sentier.events import EventsError
+from sentier.store import get_engine, session_factory
 
 RECENT_DELIVERIES = 20
 DEAD_LETTERS = 50
@@ -115,14 +117,30 @@ def require_manage(
     return record
 
 
-def redact_url(url: str) -> str:
-    """The URL without its query string and fragment (which may carry a receiver's token)."""
-    parts = urlsplit(url)
-    if not parts.query and not parts.fragment:
-        return url
-    return urlunsplit(
-        (parts.scheme, parts.netloc, parts.path, "redacted" if parts.query else "", "")
-    )
+@contextmanager
+def ssrf_audited(request: Request, principal: Principal, target: str | None) -> Iterator[None]:
+    """Audit (in its own transaction) a webhook target the SSRF rules refused, then let the
+    error go on to the caller, which answers it as usual."""
+    try:
+        yield
+    except EventsError as error:
+        if error.code == "refused":
+            session = session_factory(get_engine())()
+            try:
+                auth.audit(
+                    session,
+                    actor=principal.label,
+                    action="webhook.ssrf-refused",
+                    outcome="denied",
+                    target=target,
+                    ip=client_ip(request, get_settings()),
+                    user_agent=request.headers.get("user-agent"),
+                    details={"reason": events.redact_text(error.message)},
+                )
+                session.commit()
+            finally:
+                session.close()
+        raise
 
 
 def subscription_view(
@@ -131,7 +149,7 @@ def subscription_view(
     manage = may_manage(session, principal, record.get("group"))
     view = {**record, "may_manage": manage}
     if not manage:
-        view["url"] = redact_url(str(record["url"]))
+        view["url"] = events.redact_url(str(record["url"]))
     return view
 
 

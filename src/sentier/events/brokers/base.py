@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -20,10 +19,11 @@ from sentier.events.reader import (
     position_of,
     read_after,
 )
+from sentier.events.redact import redacting_logger
 from sentier.store import session_scope
 from sentier.store.models import ConsumedEvent, EventCursor, OutboxEvent
 
-log = logging.getLogger(__name__)
+log = redacting_logger(__name__)
 
 # A handler runs inside the transaction that records the event as consumed: its writes and
 # that record commit together, so a message the broker redelivers is handled once.

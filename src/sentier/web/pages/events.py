@@ -141,14 +141,15 @@ def create_webhook(
     try:
         if "\x00" in url + types + group + description:
             raise EventsError("text may not contain U+0000", field="form")
-        created = events.add_subscription(
-            session,
-            url.strip(),
-            types=patterns or None,
-            group=group.strip() or None,
-            description=description.strip() or None,
-            allow_private=allow_private,
-        )
+        with views.ssrf_audited(request, principal, events.redact_url(url)):
+            created = events.add_subscription(
+                session,
+                url.strip(),
+                types=patterns or None,
+                group=group.strip() or None,
+                description=description.strip() or None,
+                allow_private=allow_private,
+            )
     except EventsError as error:
         session.rollback()
         return _webhooks_page(
@@ -160,7 +161,7 @@ def create_webhook(
         principal,
         "webhook.create",
         created["id"],
-        {"url": views.redact_url(url), "types": created["types"], "group": created["group"]},
+        {"url": events.redact_url(url), "types": created["types"], "group": created["group"]},
     )
     session.commit()
     return _webhook_page(request, principal, session, created["id"], secret=created["secret"])
