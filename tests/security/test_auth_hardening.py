@@ -6,10 +6,16 @@ Each test is the regression of one finding of issue 12 (M6 and the Low items of 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
@@ -257,3 +263,96 @@ def test_a_signed_cookie_without_a_session_row_is_refused(
     )
     client.cookies.set(auth.COOKIE, forged)
     assert client.get("/api/v1/me").status_code == 401
+
+
+# -- malformed claims and names: 4xx problems and clear errors, never a 500 or a traceback -----
+
+
+@pytest.fixture
+def oidc_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**public, "kid": "k1"}]}))
+    monkeypatch.setenv("SENTIER_OIDC_ISSUER", "https://idp.example.internal")
+    monkeypatch.setenv("SENTIER_OIDC_AUDIENCE", "sentier")
+    monkeypatch.setenv("SENTIER_OIDC_JWKS_FILE", str(tmp_path / "jwks.json"))
+    get_settings.cache_clear()
+    return key
+
+
+def _jwt(key: Any, **claims: Any) -> str:
+    now = int(time.time())
+    body = {"iss": "https://idp.example.internal", "aud": "sentier", "sub": "u-1", "exp": now + 60}
+    return jwt.encode({**body, **claims}, key, algorithm="RS256", headers={"kid": "k1"})
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"groups": 5}, "claim groups must be a list of strings, got int"),
+        ({"groups": {"a": 1}}, "claim groups must be a list of strings, got dict"),
+        ({"groups": ["team-a", 7]}, "claim groups must be a list of strings, got a int"),
+        ({"groups": ["team-\ud800"]}, "claim groups is not valid text"),
+        ({"preferred_username": "\udcff"}, "claim name is not valid text"),
+        ({"preferred_username": ["alice"]}, "claim name must be a string, got list"),
+    ],
+)
+def test_malformed_oidc_claims_are_401_problems(
+    client: TestClient, tokens: Tokens, oidc_key: Any, claims: dict[str, Any], reason: str
+) -> None:
+    """``groups: 5`` was a 500 (iterating an int)."""
+    response = client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {_jwt(oidc_key, **claims)}"}
+    )
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert reason in response.json()["detail"]
+
+
+def test_valid_oidc_groups_still_work(client: TestClient, tokens: Tokens, oidc_key: Any) -> None:
+    for groups, expected in (("team-a", ["team-a"]), (["a", "b"], ["a", "b"]), (None, [])):
+        token = _jwt(oidc_key, groups=groups)
+        me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["groups"] == expected
+
+
+def test_a_lone_surrogate_in_token_groups_is_a_clear_cli_error(app_engine: Engine) -> None:
+    """``sentier token create --group`` with bytes that are not UTF-8 was a traceback."""
+    from typer.testing import CliRunner
+
+    from sentier.cli import app
+
+    runner = CliRunner()
+    for option, value in (("--group", "team-\udcff"), ("--name", "ci-\udcff"), ("--group", ":")):
+        args = ["token", "create", "--name", "ci", "--role", "editor", option, value]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "error:" in result.output
+    assert (
+        "lone surrogate"
+        in runner.invoke(app, ["token", "create", "--name", "ci", "--group", "team-\udcff"]).output
+    )
+    with session_scope(app_engine) as session:
+        assert auth.list_tokens(session) == []  # nothing half-created
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "ci", "role": "editor", "groups": ["team-\ud800"]},
+        {"name": "ci\ud800", "role": "viewer"},
+        {"name": "ci", "role": "viewer", "expires": "99999999999999999999d"},
+        {"name": "ci", "role": "viewer", "groups": [""]},
+    ],
+)
+def test_bad_token_requests_are_422_problems(
+    client: TestClient, tokens: Tokens, body: dict[str, Any]
+) -> None:
+    response = client.post(
+        "/api/v1/tokens",
+        content=json.dumps(body).encode(),
+        headers={**tokens.header("admin"), "content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
