@@ -356,3 +356,16 @@ def test_bad_token_requests_are_422_problems(
     )
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == PROBLEM
+
+
+# -- the API's description is for users ---------------------------------------------------------
+
+
+def test_the_openapi_document_needs_authentication(client: TestClient, tokens: Tokens) -> None:
+    """It was public, contrary to the documentation."""
+    anonymous = client.get("/api/v1/openapi.json")
+    assert anonymous.status_code == 401 and anonymous.headers["content-type"] == PROBLEM
+    document = client.get("/api/v1/openapi.json", headers=tokens.header("viewer"))
+    assert document.status_code == 200
+    assert "/api/v1/entities" in document.json()["paths"]
+    assert "/api/v1/openapi.json" not in document.json()["paths"]
