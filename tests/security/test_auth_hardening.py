@@ -369,3 +369,67 @@ def test_the_openapi_document_needs_authentication(client: TestClient, tokens: T
     assert document.status_code == 200
     assert "/api/v1/entities" in document.json()["paths"]
     assert "/api/v1/openapi.json" not in document.json()["paths"]
+
+
+# -- links from data ----------------------------------------------------------------------------
+
+DANGEROUS_LINKS = [
+    "javascript:alert(document.cookie)",
+    "JaVaScRiPt:alert(1)",
+    " javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "java\nscript:alert(1)",
+    "\x01javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "//evil.example/x",
+    "/api/v1/tokens",
+    "https:evil",
+]
+
+
+def test_links_from_data_are_rendered_only_when_http_or_mailto(
+    client: TestClient, tokens: Tokens, app_engine: Engine, tmp_path: Path
+) -> None:
+    """A descriptor's ``javascript:`` link was rendered as an ``href`` on the entity page."""
+    from sentier.catalog import ingest_source
+    from tests.catalog.builders import component
+
+    links = [{"url": url, "title": f"link {n}"} for n, url in enumerate(DANGEROUS_LINKS)]
+    links += [
+        {"url": "https://runbooks.example.internal/pay", "title": "Runbook"},
+        {"url": "mailto:oncall@example.internal", "title": "On call"},
+    ]
+    doc = component("links-test", owner="team-a")
+    doc["metadata"]["links"] = links
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "catalog-info.yaml").write_text(json.dumps(doc))
+    with session_scope(app_engine) as session:
+        assert ingest_source(session, [tmp_path / "links"], name="links").ok
+    assert _login(client, tokens.viewer) == 303
+    page = client.get("/catalog/component/default/links-test")
+    assert page.status_code == 200
+    hrefs = re.findall(r'href="([^"]*)"', page.text)
+    assert "https://runbooks.example.internal/pay" in hrefs
+    assert "mailto:oncall@example.internal" in hrefs
+    for n in range(len(DANGEROUS_LINKS)):
+        assert f"link {n}" in page.text  # still shown, as text
+    leaked = [
+        h
+        for h in hrefs
+        if re.sub(r"[\x00-\x20]", "", h)
+        .lower()
+        .startswith(("javascript", "data", "vbscript", "//", "https:evil"))
+    ]
+    assert leaked == []
+    assert 'href="/api/v1/tokens"' not in page.text
+
+
+def test_the_url_filter_allows_http_https_and_mailto_only() -> None:
+    from sentier.web.app import safe_url
+
+    for url in DANGEROUS_LINKS:
+        assert safe_url(url) is None, url
+    for url in ("http://a.example/x?y=1", "HTTPS://A.example", "mailto:a@b.example"):
+        assert safe_url(url) == url
+    assert safe_url(None) is None and safe_url(5) is None and safe_url("https://[::1") is None

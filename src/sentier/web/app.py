@@ -6,11 +6,12 @@ OIDC); a visitor without one is sent to the login page, not shown an error.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -38,6 +39,38 @@ def href_of(ref: str) -> str:
 
 
 templates.env.globals["href_of_ref"] = href_of
+
+# What a link taken from data (a descriptor's links, a profile's e-mail, a rule's references)
+# may point to: ``javascript:``, ``data:``, ``vbscript:`` and the rest are shown as text.
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+# Browsers drop ASCII whitespace and control characters inside a scheme (``java\tscript:``).
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def safe_url(value: object) -> str | None:
+    """``value`` when it is an absolute http(s) or mailto URL fit for an ``href``, else None.
+
+    The one filter every template uses for URLs that come from data (``|safe_url``); None
+    renders the link as plain text.
+    """
+    if not isinstance(value, str) or len(value) > 8192:
+        return None
+    url = value.strip()
+    if not url or _CONTROL_OR_SPACE.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in LINK_SCHEMES:
+        return None
+    if scheme != "mailto" and not parts.netloc:
+        return None
+    return url
+
+
+templates.env.filters["safe_url"] = safe_url
 LOGIN_CSRF_COOKIE = "sentier_login_csrf"
 
 # (path, label, minimum role): the sidebar; other domains append their pages here.
