@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sentier import __version__
-from sentier.api import metrics, problems
+from sentier.api import guards, metrics, problems
 from sentier.api.deps import Viewer
 from sentier.api.routers import ROUTERS
 
@@ -74,6 +74,7 @@ def create_app(*, background: bool = True) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, problems.handle_http)
     app.add_exception_handler(RequestValidationError, problems.handle_validation)
     app.add_exception_handler(Exception, problems.handle_unexpected)
+    app.add_middleware(guards.RefuseNul)  # inside ObserveMiddleware: its 400s get the headers
     app.add_middleware(metrics.ObserveMiddleware, headers=SECURITY_HEADERS)
     for router in ROUTERS:
         app.include_router(router)

@@ -238,7 +238,7 @@ def _refused(
     "/sources/{source_id}/refresh", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted
 )
 def refresh_source(
-    source_id: int, request: Request, principal: Admin, session: DB
+    source_id: SourceId, request: Request, principal: Admin, session: DB
 ) -> dict[str, Any]:
     """Re-ingest a source now (ingestion is a reconciliation: only changes are written)."""
     source = _get_source(session, source_id)
@@ -249,7 +249,7 @@ def refresh_source(
 
 @router.delete("/sources/{source_id}")
 def unregister_source(
-    source_id: int, request: Request, principal: Admin, session: DB
+    source_id: SourceId, request: Request, principal: Admin, session: DB
 ) -> dict[str, Any]:
     """Unregister a source; its entities are removed (each with a ``removed`` event)."""
     source = _get_source(session, source_id)
