@@ -433,3 +433,28 @@ def test_the_url_filter_allows_http_https_and_mailto_only() -> None:
     for url in ("http://a.example/x?y=1", "HTTPS://A.example", "mailto:a@b.example"):
         assert safe_url(url) == url
     assert safe_url(None) is None and safe_url(5) is None and safe_url("https://[::1") is None
+
+
+# -- the demo leaves its trail -------------------------------------------------------------------
+
+
+def test_demo_up_records_its_admin_token_and_ingestions_in_the_audit_trail(
+    sqlite_engine: Engine,
+) -> None:
+    """The admin token ``sentier demo up`` creates, and what it ingested, left no audit row."""
+    from typer.testing import CliRunner
+
+    from sentier.cli import app
+    from sentier.store.models import AuditEvent
+
+    result = CliRunner().invoke(app, ["demo", "up", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    with session_scope(sqlite_engine) as session:
+        (token,) = auth.list_tokens(session)
+        trail = {e.action: e for e in session.scalars(select(AuditEvent))}
+    assert trail["token.create"].target == token.id
+    assert trail["token.create"].actor.startswith("cli: sentier demo up")
+    assert token.created_by == trail["token.create"].actor
+    for action in ("source.ingest", "policy.scan", "alerts.ingest", "finops.ingest"):
+        assert trail[action].outcome == "ok", action
+    assert trail["source.ingest"].details["added"] > 100  # type: ignore[index]
