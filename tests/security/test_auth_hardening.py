@@ -458,3 +458,12 @@ def test_demo_up_records_its_admin_token_and_ingestions_in_the_audit_trail(
     for action in ("source.ingest", "policy.scan", "alerts.ingest", "finops.ingest"):
         assert trail[action].outcome == "ok", action
     assert trail["source.ingest"].details["added"] > 100  # type: ignore[index]
+
+
+def test_an_overlong_forwarded_address_is_recorded_not_a_500(
+    client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a trusted proxy the address comes from the request; PostgreSQL keeps 64 chars."""
+    _limit(monkeypatch, 10, proxy=True)
+    response = client.get("/api/v1/me", headers={"X-Forwarded-For": "x" * 300})
+    assert response.status_code == 401

@@ -60,10 +60,12 @@ DB = Annotated[Session, Depends(db)]
 
 
 def client_ip(request: Request, settings: Settings) -> str | None:
+    """The client's address (the first of X-Forwarded-For behind a trusted proxy), bounded to
+    what the audit trail stores."""
     if settings.trust_proxy_headers:
         forwarded = request.headers.get("x-forwarded-for")
         if forwarded:
-            return forwarded.split(",")[0].strip()
+            return forwarded.split(",")[0].strip()[:64]
     return request.client.host if request.client else None
 
 
