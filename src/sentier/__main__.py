@@ -9,6 +9,7 @@ the full application in ``sentier.cli`` unchanged.
 
 from __future__ import annotations
 
+import os
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -49,13 +50,18 @@ def scan_app() -> typer.Typer:
 
 
 def main() -> None:
+    # What sentier creates is its owner's alone: the database and its WAL, keys, facts, caches,
+    # reports (set here, at process start, so every server worker inherits it).
+    os.umask(0o077)
     args = sys.argv[1:]
     if args[:1] == ["scan"]:
         app = scan_app()
         app(args=args[1:], prog_name="sentier scan")
         return
     from sentier.cli import main as full
+    from sentier.config import close_home, get_settings
 
+    close_home(get_settings().home)
     full()
 
 

@@ -139,3 +139,14 @@ def _embedded_url(home: Path, cwd: str) -> str:
 def get_settings() -> Settings:
     """Settings of this process; tests call ``get_settings.cache_clear()`` after changing env."""
     return Settings()
+
+
+def close_home(home: Path) -> None:
+    """Narrow an existing ``SENTIER_HOME`` to its owner (0700).
+
+    New files are private from the start (the ``sentier`` command runs with ``umask 077``);
+    a home created before that rule keeps readable files inside, out of other users' reach once
+    the home itself is closed. The database files are narrowed when the store opens them.
+    """
+    if home.is_dir() and home.stat().st_mode & 0o077:
+        home.chmod(0o700)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,6 +19,19 @@ from sentier.api import create_app
 from sentier.catalog import ingest_source
 from sentier.store import session_scope
 from tests.catalog.builders import api, component, group, resource, system
+
+
+def asgi_schema(app: Any) -> Any:
+    """The app's OpenAPI description for schemathesis, calling the app in-process.
+
+    Read from the app itself: serving ``/api/v1/openapi.json`` needs a token, and the module
+    builds its schema at import, before its fixtures create one.
+    """
+    import schemathesis
+
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    schema.app = app
+    return schema
 
 
 @contextmanager

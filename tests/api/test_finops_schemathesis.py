@@ -15,13 +15,13 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from sentier.api import create_app
 from sentier.finops import ingest
-from tests.api.conftest import seeded_home
+from tests.api.conftest import asgi_schema, seeded_home
 from tests.api.finops_billing import known_lines
 from tests.finops.finops_helpers import write_focus
 
 app = create_app(background=False)
 schema = (
-    schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
+    asgi_schema(app)
     .include(path_regex="^/api/v1/finops/")
     .exclude(path_regex="^/api/v1/finops/ingestions$", method="POST")
 )

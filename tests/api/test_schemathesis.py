@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from sentier.api import create_app
-from tests.api.conftest import seeded_home
+from tests.api.conftest import asgi_schema, seeded_home
 
 app = create_app()
-schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
+schema = asgi_schema(app)
 STATE: dict[str, str] = {}
 
 

@@ -1,6 +1,7 @@
 """The application factory: the JSON API and the portal in one ASGI app.
 
-Every route is authenticated (see ``deps``) except the health probes and the login page.
+Every route is authenticated (see ``deps``) except the health probes and the login page; the
+OpenAPI description too (it maps every operation, so it is no one's business but a user's).
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sentier import __version__
-from sentier.api import metrics, openapi, problems
+from sentier.api import guards, metrics, openapi, problems
+from sentier.api.deps import Viewer
 from sentier.api.routers import ROUTERS
 
 SECURITY_HEADERS = {
@@ -48,13 +51,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await item.stop()
 
 
+OPENAPI_PATH = "/api/v1/openapi.json"
+
+
+def openapi_document(request: Request, principal: Viewer) -> JSONResponse:
+    """The OpenAPI description, for any authenticated caller (built once, on a worker thread)."""
+    return JSONResponse(request.app.openapi())
+
+
 def create_app(*, background: bool = True) -> FastAPI:
     app = FastAPI(
         lifespan=lifespan if background else None,
         title="sentier",
         version=__version__,
         summary="Self-hosted internal developer platform on one spine, the software catalog.",
-        openapi_url="/api/v1/openapi.json",
+        # Served below, behind authentication: FastAPI's own route would be public.
+        openapi_url=None,
         docs_url=None,  # the hosted Swagger UI would load assets from a CDN
         redoc_url=None,
     )
@@ -62,10 +74,12 @@ def create_app(*, background: bool = True) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, problems.handle_http)
     app.add_exception_handler(RequestValidationError, problems.handle_validation)
     app.add_exception_handler(Exception, problems.handle_unexpected)
+    app.add_middleware(guards.RefuseNul)  # inside ObserveMiddleware: its 400s get the headers
     app.add_middleware(metrics.ObserveMiddleware, headers=SECURITY_HEADERS)
     for router in ROUTERS:
         app.include_router(router)
     openapi.install(app)
+    app.add_api_route(OPENAPI_PATH, openapi_document, methods=["GET"], include_in_schema=False)
 
     from sentier.web import install
 

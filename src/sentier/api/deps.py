@@ -6,6 +6,7 @@ signed session cookie), even from localhost.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -20,7 +21,6 @@ from sentier.auth import Principal, Role
 from sentier.config import Settings, get_settings
 from sentier.store import get_engine, session_factory
 from sentier.store.engine import auth_engine
-from sentier.store.models import ApiToken
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -60,15 +60,33 @@ DB = Annotated[Session, Depends(db)]
 
 
 def client_ip(request: Request, settings: Settings) -> str | None:
+    """The client's address (the first of X-Forwarded-For behind a trusted proxy), bounded to
+    what the audit trail stores."""
     if settings.trust_proxy_headers:
         forwarded = request.headers.get("x-forwarded-for")
         if forwarded:
-            return forwarded.split(",")[0].strip()
+            return forwarded.split(",")[0].strip()[:64]
     return request.client.host if request.client else None
 
 
-def _fail(request: Request, settings: Settings, reason: str) -> Problem:
+class AuthFailure(Exception):
+    """Why a request is not authenticated (recorded and answered by the caller).
+
+    ``credential``: the existing token a wrong secret was checked against (a scrypt spent);
+    ``limited``: refused because failures are over their limit, nothing verified.
+    """
+
+    def __init__(self, reason: str, *, credential: str | None = None, limited: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.credential = credential
+        self.limited = limited
+
+
+def _fail(request: Request, settings: Settings, failure: AuthFailure | str) -> Problem:
     """Record the failed authentication (its own transaction) and say 401, or 429 when abused."""
+    if isinstance(failure, str):
+        failure = AuthFailure(failure)
     ip = client_ip(request, settings)
     session = session_factory(get_engine())()
     try:
@@ -80,41 +98,87 @@ def _fail(request: Request, settings: Settings, reason: str) -> Problem:
             target=request.url.path,
             ip=ip,
             user_agent=request.headers.get("user-agent"),
-            details={"reason": reason},
+            details={"reason": failure.reason},
+            credential=failure.credential,
         )
         session.commit()
-        failures = auth.recent_failures(session, ip, within=timedelta(minutes=1))
+        limited = failure.limited or auth.address_over_limit(
+            session, ip, per_minute=settings.login_failures_per_minute
+        )
     finally:
         session.close()
-    if failures > settings.login_failures_per_minute:
-        return Problem(
-            429, "too many failed authentications; wait a minute", headers={"Retry-After": "60"}
+    if limited:
+        detail = (
+            failure.reason if failure.limited else "too many failed authentications; wait a minute"
         )
-    return Problem(401, reason, headers={"WWW-Authenticate": 'Bearer realm="sentier"'})
+        return Problem(429, detail, headers={"Retry-After": "60"})
+    return Problem(401, failure.reason, headers={"WWW-Authenticate": 'Bearer realm="sentier"'})
 
 
-class AuthFailure(Exception):
-    """Why a request is not authenticated (recorded and answered by the caller)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+# RFC 6750 ``b64token`` (API tokens and JWTs are both of this shape), of a sane length.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+MAX_CREDENTIAL = 16 * 1024
 
 
-def identify(request: Request, session: Session, settings: Settings) -> Principal:
-    """The principal of this request, or ``AuthFailure``; reads only, writes nothing."""
+def bearer_credential(header: str) -> str:
+    """The credential of an ``Authorization: Bearer`` header; anything else is refused here,
+    before any lookup or hashing."""
+    scheme, _, rest = header.partition(" ")
+    credential = rest.strip(" ")
+    if scheme.lower() != "bearer" or not credential:
+        raise AuthFailure("unsupported authorization scheme (use Bearer)")
+    if len(credential) > MAX_CREDENTIAL or not _B64TOKEN.fullmatch(credential):
+        raise AuthFailure("malformed bearer credential")
+    return credential
+
+
+def verification_gate(
+    request: Request, session: Session, settings: Settings
+) -> Callable[[str], None]:
+    """What runs just before a token's scrypt: the limits of failed authentications."""
+    ip = client_ip(request, settings)
+
+    def gate(token_id: str) -> None:
+        try:
+            auth.check_verification(
+                session, ip=ip, token_id=token_id, per_minute=settings.login_failures_per_minute
+            )
+        except auth.TooManyFailures as error:
+            raise AuthFailure(str(error), limited=True) from error
+
+    return gate
+
+
+def check_token(
+    request: Request, session: Session, settings: Settings, secret: str, *, cheap_only: bool
+) -> Principal:
+    """The principal of an API token, or ``AuthFailure``; ``cheap_only``: never a scrypt
+    (``auth.VerificationNeeded`` instead)."""
+    gate = None if cheap_only else verification_gate(request, session, settings)
+    try:
+        return auth.authenticate_token(session, secret, cached_only=cheap_only, gate=gate)
+    except auth.WrongSecret as error:
+        raise AuthFailure(str(error), credential=error.token_id) from error
+    except auth.TokenError as error:
+        raise AuthFailure(str(error)) from error
+
+
+def identify(
+    request: Request, session: Session, settings: Settings, *, cheap_only: bool = False
+) -> Principal:
+    """The principal of this request, or ``AuthFailure``; reads only, writes nothing.
+
+    ``cheap_only`` (on the event loop): what would take long (a token's first scrypt, a JWT's
+    signature and perhaps its issuer's keys) raises ``auth.VerificationNeeded`` instead.
+    """
     header = request.headers.get("authorization")
     if header:
-        scheme, _, credential = header.partition(" ")
-        credential = credential.strip()
-        if scheme.lower() != "bearer" or not credential:
-            raise AuthFailure("unsupported authorization scheme (use Bearer)")
+        credential = bearer_credential(header)
         if credential.startswith("snt_"):
-            try:
-                return auth.authenticate_token(session, credential)
-            except auth.TokenError as error:
-                raise AuthFailure(str(error)) from error
+            return check_token(request, session, settings, credential, cheap_only=cheap_only)
         if auth.oidc_configured(settings):
+            if cheap_only:
+                raise auth.VerificationNeeded("bearer JWT")
             try:
                 return auth.authenticate_jwt(credential, settings)
             except auth.OidcError as error:
@@ -127,7 +191,7 @@ def identify(request: Request, session: Session, settings: Settings) -> Principa
         if web_session is None:
             raise AuthFailure("invalid or expired session")
         try:
-            row = auth.check_row(session.get(ApiToken, web_session.token_id))
+            row = auth.session_token(session, web_session)
         except auth.TokenError as error:
             raise AuthFailure(f"session ended: {error}") from error
         if request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
@@ -149,30 +213,30 @@ def authenticate(request: Request, session: Session, settings: Settings) -> Prin
     try:
         return identify(request, session, settings)
     except AuthFailure as failure:
-        raise _fail(request, settings, failure.reason) from failure
+        raise _fail(request, settings, failure) from failure
 
 
 async def current_principal(request: Request) -> Principal:
-    """Who is asking. Runs on the event loop (one primary-key read) with its own small pool,
-    so it never waits behind the requests' connections; slow or writing paths (a token's first
-    scrypt, recording a failure) go to the thread pool.
+    """Who is asking. Runs on the event loop (primary-key reads) with its own small pool, so it
+    never waits behind the requests' connections; what is slow or writes (a token's first
+    scrypt, a JWT, recording a failure) goes to the thread pool. No scrypt ever runs on the
+    loop: ``identify`` there is told to ask for a thread instead.
     """
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
     settings = get_settings()
-    header = request.headers.get("authorization", "")
     try:
-        if header[7:].startswith("snt_") and not auth.tokens.is_verified(header[7:].strip()):
-            principal = await run_in_threadpool(_identify_on_thread, request, settings)
-        else:
+        try:
             session = session_factory(auth_engine())()
             try:
-                principal = identify(request, session, settings)
+                principal = identify(request, session, settings, cheap_only=True)
             finally:
                 session.close()
+        except auth.VerificationNeeded:
+            principal = await run_in_threadpool(_identify_on_thread, request, settings)
     except AuthFailure as failure:
-        raise await run_in_threadpool(_fail, request, settings, failure.reason) from failure
+        raise await run_in_threadpool(_fail, request, settings, failure) from failure
     request.state.principal = principal
     return principal
 

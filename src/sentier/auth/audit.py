@@ -28,7 +28,9 @@ def record(
     ip: str | None = None,
     user_agent: str | None = None,
     details: dict[str, Any] | None = None,
+    credential: str | None = None,
 ) -> None:
+    """Append an event; ``credential`` names the token of a wrong secret (``auth.limits``)."""
     session.add(
         AuditEvent(
             actor=actor,
@@ -38,6 +40,7 @@ def record(
             ip=ip,
             user_agent=(user_agent or "")[:512] or None,
             details=details,
+            credential=credential,
         )
     )
 

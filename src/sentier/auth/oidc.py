@@ -73,14 +73,47 @@ def authenticate_jwt(token: str, settings: Settings) -> Principal:
         )
     except jwt.PyJWTError as error:
         raise OidcError(str(error)) from error
-    raw_groups = claims.get(settings.oidc_groups_claim) or []
-    if isinstance(raw_groups, str):
-        raw_groups = [raw_groups]
-    groups = tuple(str(group) for group in raw_groups)
+    groups = _groups(claims.get(settings.oidc_groups_claim), settings.oidc_groups_claim)
     role: Role = "viewer"
     if set(groups) & set(settings.oidc_admin_groups):
         role = "admin"
     elif set(groups) & set(settings.oidc_editor_groups):
         role = "editor"
-    name = str(claims.get("preferred_username") or claims.get("email") or claims["sub"])
-    return Principal(kind="oidc", id=str(claims["sub"]), name=name, role=role, groups=groups)
+    name = _text(claims.get("preferred_username") or claims.get("email") or claims["sub"], "name")
+    subject = _text(claims["sub"], "sub")
+    return Principal(kind="oidc", id=subject, name=name, role=role, groups=groups)
+
+
+MAX_GROUPS = 1000
+
+
+def _text(value: object, claim: str) -> str:
+    """A claim as stored and shown (audit trail, labels): a bounded string of real text."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise OidcError(f"claim {claim} must be a string, got {type(value).__name__}")
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise OidcError(f"claim {claim} is not valid text (a lone surrogate)") from None
+    if not text or len(text) > 255 or "\x00" in text:
+        raise OidcError(f"claim {claim} must be 1 to 255 characters, without NUL")
+    return text
+
+
+def _groups(raw: object, claim: str) -> tuple[str, ...]:
+    """The groups claim: absent, one string, or a list of strings; anything else is refused."""
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise OidcError(f"claim {claim} must be a list of strings, got {type(raw).__name__}")
+    if len(raw) > MAX_GROUPS:
+        raise OidcError(f"claim {claim} lists more than {MAX_GROUPS} groups")
+    for group in raw:
+        if not isinstance(group, str):
+            raise OidcError(
+                f"claim {claim} must be a list of strings, got a {type(group).__name__}"
+            )
+    return tuple(_text(group, claim) for group in raw)

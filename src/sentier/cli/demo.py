@@ -52,6 +52,12 @@ def up(
     engine = open_store()
     with session_scope(engine) as session:
         report = ingest_source(session, [directory / "catalog"], name="demo-organisation")
+        _audit(
+            session,
+            "source.ingest",
+            "demo-organisation",
+            {"path": str(directory / "catalog"), **report.summary()},
+        )
     console.print(
         f"demo organisation in [bold]{directory}[/]: {report.added} added, "
         f"{report.updated} updated, {report.unchanged} unchanged, "
@@ -62,12 +68,15 @@ def up(
     # FinOps: the demo billing with its allocation rules and KPIs, budgets, anomalies.
     from sentier.finops.demo import load_demo_billing
 
-    console.print(load_demo_billing(engine, directory, settings.home).summary())
+    billing = load_demo_billing(engine, directory, settings.home)
+    with session_scope(engine) as session:
+        details = {"rows": billing.rows, "files": billing.files, "budgets": billing.budgets}
+        _audit(session, "finops.ingest", str(directory / "billing"), details)
+    console.print(billing.summary())
     _greenops_step(engine, directory)
     with session_scope(engine) as session:
-        issued = auth.create_token(
-            session, name="demo-admin", role="admin", created_by="sentier demo up"
-        )
+        issued = auth.create_token(session, name="demo-admin", role="admin", created_by=DEMO_ACTOR)
+        _audit(session, "token.create", issued.id, {"name": "demo-admin", "role": "admin"})
     base = f"http://127.0.0.1:{port}"
     link = make_login_link(issued.id, base, minutes=60)
     console.print()
@@ -87,6 +96,19 @@ def up(
         run_server(host="127.0.0.1", port=port, workers=1, log_level="warning")
 
 
+# Who the audit trail names for what ``demo up`` does: a local administrator at the console.
+DEMO_ACTOR = "cli: sentier demo up (local administrator)"
+
+
+def _audit(session: Any, action: str, target: str, details: dict[str, Any]) -> None:
+    """Record one step of the demo in the audit trail, in the step's own transaction."""
+    from sentier import auth
+
+    auth.audit(
+        session, actor=DEMO_ACTOR, action=action, outcome="ok", target=target, details=details
+    )
+
+
 def _ingest_alert_storm(engine: Engine, storm: Path) -> None:
     """The demo's alert storm: two independent faults, correlated into incidents."""
     from sentier.aiops.alerts import ingest_alerts, list_incidents, normalise_text
@@ -95,6 +117,7 @@ def _ingest_alert_storm(engine: Engine, storm: Path) -> None:
     with session_scope(engine) as session:
         alerts = normalise_text(storm.read_text(encoding="utf-8"), str(storm)).alerts
         ingest_alerts(session, alerts)
+        _audit(session, "alerts.ingest", str(storm), {"alerts": len(alerts)})
         still_open = list_incidents(session, statuses=["open"])
     causes = ", ".join(sorted(str(i["root_cause"]) for i in still_open))
     console.print(
@@ -118,6 +141,7 @@ def _scan_terraform(engine, terraform: Path) -> None:  # type: ignore[no-untyped
             mappings=config.path_mappings,
             root=str(terraform),
         )
+        _audit(session, "policy.scan", "demo-terraform", {"open": len(result.open)})
     console.print(
         f"security scan of the demo Terraform: {len(result.open)} open findings "
         "(see /policy in the portal)"
@@ -134,8 +158,11 @@ def _greenops_step(engine: Any, directory: Path) -> None:
     if not FactStore.default().dataset("finops").manifest().periods():
         report = ingest(engine, [directory / "billing"])
         console.print(f"demo billing: {report.rows:,} lines ingested ({report.status})")
+        with session_scope(engine) as session:
+            _audit(session, "finops.ingest", str(directory / "billing"), {"rows": report.rows})
     with session_scope(engine) as session:
         if not any(s["source"] == "demo-inventory" for s in resource_sources(session)):
             facts = read_resource_csv(directory / "greenops" / "resources.csv")
             store_resource_facts(session, "demo-inventory", facts)
+            _audit(session, "greenops.resources", "demo-inventory", {"facts": len(facts)})
             console.print(f"demo machines: {len(facts)} instance types and CPU averages")

@@ -38,14 +38,17 @@ def create(
     except ValueError as error:
         fail(str(error))
     with session_scope(open_store()) as session:
-        issued = auth.create_token(
-            session,
-            name=name,
-            role=role,
-            groups=group or [],
-            expires_in=lifetime,
-            created_by=CLI_ACTOR,
-        )
+        try:
+            issued = auth.create_token(
+                session,
+                name=name,
+                role=role,
+                groups=group or [],
+                expires_in=lifetime,
+                created_by=CLI_ACTOR,
+            )
+        except auth.TokenError as error:
+            fail(str(error))
         auth.audit(
             session,
             actor=CLI_ACTOR,

@@ -6,9 +6,10 @@ reading while an ingestion writes); PostgreSQL is reached through psycopg 3.
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The database file and the files SQLite keeps beside it (which it creates with the database
+# file's own mode).
+_SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def _private_sqlite_file(database: Path) -> None:
+    """Create the database file 0600 (in a 0700 directory) before SQLite does, whatever the
+    process's umask: SQLite gives its WAL and shared-memory files the database's mode. Files of
+    an existing database are narrowed to 0600."""
+    if not database.parent.exists():
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in _SQLITE_COMPANIONS:
+        path = database.with_name(database.name + suffix)
+        try:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            continue  # another user's database, opened read-only: SQLite says what it can do
+
+
 def create_sentier_engine(url: str, **pool: int) -> Engine:
     """A new engine for ``url``; SQLite files get their directory created and WAL enabled."""
     url = normalise_url(url)
@@ -57,8 +82,8 @@ def create_sentier_engine(url: str, **pool: int) -> Engine:
     }
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _private_sqlite_file(Path(database))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)

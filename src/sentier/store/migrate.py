@@ -8,9 +8,29 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The PostgreSQL advisory lock serialising upgrades (any fixed 64-bit number, sentier's own).
+MIGRATION_LOCK_KEY = 0x5E471E5_A1E_0001
+
+
+def lock_for_migrations(connection: Connection) -> None:
+    """Hold the database's migration lock until ``connection``'s transaction ends.
+
+    Two servers starting on one empty database would otherwise both create the first tables
+    (``UniqueViolation`` on ``alembic_version``, or "table already exists"). PostgreSQL: a
+    transaction-scoped advisory lock, released by the commit that records the new revision.
+    SQLite: the write lock taken at once (``BEGIN IMMEDIATE``); a second upgrader waits for it
+    within the busy timeout, then sees the migrations done.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        driver_connection = connection.connection.dbapi_connection
+        # pysqlite opens its transaction lazily, at the first write: open it now, for writing.
+        if not getattr(driver_connection, "in_transaction", True):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def described_by_models(name: str | None, type_: str, parent_names: object) -> bool:

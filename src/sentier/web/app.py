@@ -6,19 +6,21 @@ OIDC); a visitor without one is sent to the login page, not shown an error.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
 from sentier import auth
-from sentier.api.deps import DB, authenticate, client_ip, deny
+from sentier.api.deps import DB, AuthFailure, authenticate, check_token, client_ip, deny
 from sentier.api.problems import Problem
 from sentier.auth import Principal
 from sentier.config import get_settings
@@ -37,6 +39,38 @@ def href_of(ref: str) -> str:
 
 
 templates.env.globals["href_of_ref"] = href_of
+
+# What a link taken from data (a descriptor's links, a profile's e-mail, a rule's references)
+# may point to: ``javascript:``, ``data:``, ``vbscript:`` and the rest are shown as text.
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+# Browsers drop ASCII whitespace and control characters inside a scheme (``java\tscript:``).
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def safe_url(value: object) -> str | None:
+    """``value`` when it is an absolute http(s) or mailto URL fit for an ``href``, else None.
+
+    The one filter every template uses for URLs that come from data (``|safe_url``); None
+    renders the link as plain text.
+    """
+    if not isinstance(value, str) or len(value) > 8192:
+        return None
+    url = value.strip()
+    if not url or _CONTROL_OR_SPACE.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in LINK_SCHEMES:
+        return None
+    if scheme != "mailto" and not parts.netloc:
+        return None
+    return url
+
+
+templates.env.filters["safe_url"] = safe_url
 LOGIN_CSRF_COOKIE = "sentier_login_csrf"
 
 # (path, label, minimum role): the sidebar; other domains append their pages here.
@@ -135,16 +169,22 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
     return response
 
 
-def _start_session(request: Request, token_id: str, target: str) -> RedirectResponse:
+def _start_session(
+    request: Request, session: Session, token_id: str, target: str
+) -> RedirectResponse:
+    """Record a portal session for ``token_id`` (committed) and hand its cookie over."""
     settings = get_settings()
+    lifetime = timedelta(hours=settings.session_hours)
+    cookie = auth.open_session(session, auth.secret_key(settings), token_id, lifetime=lifetime)
+    session.commit()
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         auth.COOKIE,
-        auth.issue_cookie(auth.secret_key(settings), token_id),
+        cookie,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
-        max_age=int(timedelta(hours=settings.session_hours).total_seconds()),
+        max_age=int(lifetime.total_seconds()),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
@@ -158,20 +198,20 @@ def login(
     csrf: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    """Exchange an API token for a session cookie; failures are audited and rate-limited."""
+    """Exchange an API token for a session cookie; failures are audited and rate-limited.
+
+    The limits are those of the API (``auth.limits``): a wrong secret for an existing token is
+    refused before its scrypt once failures are over the limit, and failures without a valid
+    token (an empty form, a malformed or unknown token) never lock out a valid one.
+    """
     settings = get_settings()
     ip = client_ip(request, settings)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not auth.same_secret(expected or "", csrf):
         raise Problem(403, "missing or invalid CSRF token")
-    if (
-        auth.recent_failures(session, ip, within=timedelta(minutes=1))
-        >= settings.login_failures_per_minute
-    ):
-        raise Problem(429, "too many failed logins; wait a minute", headers={"Retry-After": "60"})
     try:
-        principal = auth.authenticate_token(session, token.strip())
-    except auth.TokenError as error:
+        principal = check_token(request, session, settings, token.strip(), cheap_only=False)
+    except AuthFailure as failure:
         auth.audit(
             session,
             actor="anonymous",
@@ -180,9 +220,16 @@ def login(
             target="/login",
             ip=ip,
             user_agent=request.headers.get("user-agent"),
-            details={"reason": str(error)},
+            details={"reason": failure.reason},
+            credential=failure.credential,
         )
         session.commit()
+        if failure.limited or auth.address_over_limit(
+            session, ip, per_minute=settings.login_failures_per_minute
+        ):
+            raise Problem(
+                429, "too many failed logins; wait a minute", headers={"Retry-After": "60"}
+            ) from failure
         fresh = secrets.token_urlsafe(24)
         response = render(
             request,
@@ -203,8 +250,7 @@ def login(
         ip=ip,
         user_agent=request.headers.get("user-agent"),
     )
-    session.commit()
-    return _start_session(request, principal.id, _safe_next(next))
+    return _start_session(request, session, principal.id, _safe_next(next))
 
 
 @router.get("/login/one-time/{code}", response_model=None)
@@ -232,13 +278,29 @@ def one_time_login(code: str, request: Request, session: DB) -> Response:
         target="/login/one-time",
         ip=ip,
     )
-    session.commit()
-    return _start_session(request, token_id, "/")
+    return _start_session(request, session, token_id, "/")
 
 
 @router.post("/logout", response_model=None)
-def logout(request: Request, principal: WebUser, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(
+    request: Request, principal: WebUser, session: DB, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    """End the session in the database (every copy of the cookie stops working), then drop
+    the cookie."""
     check_csrf(request, principal, csrf)
+    web_session = getattr(request.state, "web_session", None)
+    if web_session is not None:
+        auth.end_session(session, web_session)
+        auth.audit(
+            session,
+            actor=principal.label,
+            action="auth.logout",
+            outcome="ok",
+            target="/logout",
+            ip=client_ip(request, get_settings()),
+            user_agent=request.headers.get("user-agent"),
+        )
+        session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(auth.COOKIE)
     return response

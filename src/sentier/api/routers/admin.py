@@ -107,14 +107,17 @@ def list_tokens(principal: Admin, session: DB) -> list[dict[str, Any]]:
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)
 def create_token(body: TokenIn, request: Request, principal: Admin, session: DB) -> dict[str, Any]:
     """Create a token; its secret is in this response only."""
-    issued = auth.create_token(
-        session,
-        name=body.name,
-        role=body.role,
-        groups=body.groups,
-        expires_in=auth.parse_duration(body.expires) if body.expires else None,
-        created_by=principal.label,
-    )
+    try:
+        issued = auth.create_token(
+            session,
+            name=body.name,
+            role=body.role,
+            groups=body.groups,
+            expires_in=auth.parse_duration(body.expires) if body.expires else None,
+            created_by=principal.label,
+        )
+    except (auth.TokenError, ValueError) as error:
+        raise Problem(422, str(error), slug="invalid-token-request") from error
     audit_write(
         request,
         session,

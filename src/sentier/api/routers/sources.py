@@ -366,4 +366,7 @@ def get_job(job_id: str, principal: Viewer, session: DB) -> dict[str, Any]:
     job = session.get(IngestJob, job_id)
     if job is None:
         raise Problem(404, f"no job {job_id}", slug="job-not-found")
-    return jobs.as_dict(job)
+    out = jobs.as_dict(job)
+    if not (principal.has_role("admin") or job.requested_by == principal.label):
+        out["requested_by"] = None  # token ids are for admins (and the requester)
+    return out

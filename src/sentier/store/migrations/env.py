@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from sentier.store.migrate import described_by_models
+from sentier.store.migrate import described_by_models, lock_for_migrations
 from sentier.store.models import Base
 
 config = context.config
@@ -19,6 +19,9 @@ def run_migrations_online() -> None:
 
         engine = get_engine()
     with engine.begin() as connection:
+        # Before alembic reads the current revision: servers starting together on one empty
+        # database take turns, and the later ones find the work done.
+        lock_for_migrations(connection)
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -1,7 +1,7 @@
 """SQLAlchemy models of every domain, registered on one metadata for Alembic."""
 
 from sentier.store.models.aiops import Alert, Incident, IncidentEvent, LogMinerState
-from sentier.store.models.auth import ApiToken, AuditEvent, IngestJob, LoginCode
+from sentier.store.models.auth import ApiToken, AuditEvent, IngestJob, LoginCode, PortalSession
 from sentier.store.models.base import Base, JSONType, utcnow
 from sentier.store.models.catalog import (
     CatalogFile,
@@ -60,6 +60,7 @@ __all__ = [
     "OutboxEvent",
     "PolicyFinding",
     "PolicyScan",
+    "PortalSession",
     "Relation",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -1,7 +1,8 @@
 """Tables of authentication and the audit trail.
 
 Tokens are stored as a salt and a scrypt hash only: the secret is shown once, at creation.
-The audit table is append-only (triggers refuse UPDATE and DELETE on both backends).
+The audit table is append-only (triggers refuse UPDATE and DELETE on both backends, and
+TRUNCATE on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -43,11 +44,28 @@ class LoginCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class PortalSession(Base):
+    """A portal login. The signed cookie names it; logout, expiry or revoking the token ends it,
+    for every worker at once (the state is here, not in any process)."""
+
+    __tablename__ = "portal_sessions"
+
+    # SHA-256 of the session secret the cookie carries: a copy of this table opens nothing.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[str] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_action_at", "action", "at"),
         Index("ix_audit_events_ip_at", "ip", "at"),
+        Index("ix_audit_events_credential_at", "credential", "at"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -61,6 +79,9 @@ class AuditEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(64), default=None)
     user_agent: Mapped[str | None] = mapped_column(String(512), default=None)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    # The existing token a failed authentication presented a wrong secret for: failures that
+    # cost a scrypt, limited per token and per address apart from anonymous ones.
+    credential: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class IngestJob(Base):
