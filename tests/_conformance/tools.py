@@ -194,11 +194,27 @@ def focus_package_dir(script: Path) -> Path:
     return Path(out.strip())
 
 
+def _rule_columns(rule_file: Path) -> set[str]:
+    """The columns a validator rule reads: its ``column_id`` and the column names in its SQL
+    (CamelCase identifiers outside quoted literals; SQL keywords are upper case)."""
+    import yaml
+
+    rule = yaml.safe_load(rule_file.read_text(encoding="utf-8")) or {}
+    columns = {str(rule.get("column_id", ""))} - {""}
+    check = rule.get("check")
+    if isinstance(check, dict) and isinstance(check.get("sql_query"), str):
+        sql = re.sub(r"'[^']*'", "", check["sql_query"])
+        columns |= set(re.findall(r"\b[A-Z][a-z][A-Za-z]*\b", sql))
+    return columns
+
+
 def run_focus_validator(data_file: Path, *, version: str = "1.0") -> dict[str, Any]:
-    """Run the validator on ``data_file`` (CSV); its unittest-XML report, read back."""
+    """Run the validator on ``data_file`` (CSV); each of its checks with its outcome and the
+    columns its rule reads (to tell the rules written for columns FOCUS has since renamed)."""
     import xml.etree.ElementTree as ET
 
-    script, _ = focus_validator()
+    script, label = focus_validator()
+    package = focus_package_dir(script)
     report = data_file.with_suffix(".focus-validator.xml")
     _run(
         [
@@ -212,32 +228,30 @@ def run_focus_validator(data_file: Path, *, version: str = "1.0") -> dict[str, A
             "--output-destination",
             str(report.resolve()),
         ],
-        focus_package_dir(script),
+        package,
         timeout=1200,
     )
-    root = ET.parse(report).getroot()
+    rules = package / "focus_validator" / "rules" / "version_sets" / version
     checks: list[dict[str, Any]] = []
-    for case in root.iter("testcase"):
-        failure = case.find("failure")
-        error = case.find("error")
-        skipped = case.find("skipped")
-        outcome = "passed"
-        if failure is not None or error is not None:
-            outcome = "failed"
-        elif skipped is not None:
-            outcome = "skipped"
-        problem = failure if failure is not None else error
+    for case in ET.parse(report).getroot().iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        name = case.get("name", "")
+        rule = name.split(" :: ")[0]
+        rule_file = rules / f"{rule}.yaml"
         checks.append(
             {
-                "name": case.get("name", ""),
-                "suite": case.get("classname", ""),
-                "outcome": outcome,
-                "message": (problem.get("message") or problem.text or "")
-                if problem is not None
-                else "",
+                "name": name,
+                "rule": rule,
+                "columns": _rule_columns(rule_file) if rule_file.exists() else set(),
+                "outcome": "failed" if problem is not None else "passed",
+                "message": (problem.get("message") or "") if problem is not None else "",
             }
         )
-    return {"checks": checks}
+    if not checks:
+        raise Unavailable(f"focus-validator wrote no checks to {report}")
+    return {"validator": label, "version": version, "checks": checks}
 
 
 def need(getter: Any, *args: Any, **kwargs: Any) -> Any:
