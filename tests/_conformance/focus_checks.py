@@ -71,8 +71,11 @@ def _cell_problem(value: str, rule: dict[str, Any]) -> str | None:
     return None
 
 
+NEWER = ("1.1", "1.2", "1.3")
+
+
 def check_export(
-    path: Path, catalogued: dict[str, dict[str, str]], versions: tuple[str, ...] = ("1.1", "1.2", "1.3")
+    path: Path, catalogued: dict[str, dict[str, str]], versions: tuple[str, ...] = NEWER
 ) -> list[tuple[str, list[str]]]:
     """Each check (one per column of ``versions`` present, and one on the custom columns) with
     the problems found; an empty list is a pass. Problems name the first lines they occur on."""
