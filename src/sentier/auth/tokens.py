@@ -94,13 +94,21 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+MAX_DAYS = 36_500
+
+
 def parse_duration(text: str) -> timedelta:
     """``30d``, ``12h``, ``45m``, ``2w`` -> a duration (for ``--expires``)."""
     units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
     text = text.strip().lower()
     if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
         raise ValueError(f"cannot read duration {text!r}: use e.g. 30d, 12h, 45m or 2w")
-    return timedelta(**{units[text[-1]]: int(text[:-1])})
+    amount = int(text[:-1])
+    longest = {"m": 60 * 24 * MAX_DAYS, "h": 24 * MAX_DAYS, "d": MAX_DAYS, "w": MAX_DAYS // 7}
+    if amount > longest[text[-1]]:
+        # Past this a token's expiry date is out of range (and no token should live longer).
+        raise ValueError(f"duration {text!r} is too long: at most {MAX_DAYS} days")
+    return timedelta(**{units[text[-1]]: amount})
 
 
 def create_token(

@@ -34,19 +34,17 @@ class McpEndpoint:
     def __init__(self, *, read_only: bool = False) -> None:
         self.read_only = read_only
         self.servers = {
-            "read": self._server(writes=False),
-            "write": self._server(writes=not read_only),
+            "read": build_server(http_caller, writes=False),
+            "write": build_server(http_caller, writes=not read_only),
         }
-        self._apps = {
-            kind: StreamableHTTPASGIApp(server.session_manager)
-            for kind, server in self.servers.items()
-        }
+        self._apps: dict[str, StreamableHTTPASGIApp] = {}
         self._started = False
 
     @staticmethod
-    def _server(*, writes: bool) -> MCPServer:
-        server = build_server(http_caller, writes=writes)
-        # Builds the session manager; its Starlette app is not used (this endpoint routes).
+    def _manager(server: MCPServer) -> Any:
+        """A new session manager for ``server`` (one runs once: each start of the app, as
+        tests start it many times, gets its own). Its Starlette app is not used: this
+        endpoint authenticates and routes."""
         server.streamable_http_app(
             stateless_http=True,
             json_response=True,
@@ -55,13 +53,17 @@ class McpEndpoint:
             # name gains nothing, so any Host the operator serves under is accepted.
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
-        return server
+        return server.session_manager
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            for server in self.servers.values():
-                await stack.enter_async_context(server.session_manager.run())
+            apps = {}
+            for kind, server in self.servers.items():
+                manager = self._manager(server)
+                await stack.enter_async_context(manager.run())
+                apps[kind] = StreamableHTTPASGIApp(manager)
+            self._apps = apps
             self._started = True
             try:
                 yield

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -15,6 +15,13 @@ from sentier.auth import Role
 from sentier.store.models import ApiToken, AuditEvent
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+
+def _duration(text: str | None) -> timedelta | None:
+    try:
+        return auth.parse_duration(text) if text else None
+    except ValueError as error:
+        raise Problem(400, f"expires: {error}", slug="bad-duration") from error
 
 
 class TokenIn(BaseModel):
@@ -112,7 +119,7 @@ def create_token(body: TokenIn, request: Request, principal: Admin, session: DB)
         name=body.name,
         role=body.role,
         groups=body.groups,
-        expires_in=auth.parse_duration(body.expires) if body.expires else None,
+        expires_in=_duration(body.expires),
         created_by=principal.label,
     )
     audit_write(
