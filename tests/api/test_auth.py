@@ -218,3 +218,13 @@ def test_a_burst_of_first_requests_with_a_new_token_is_served_and_verified_once(
         client.get("/api/v1/entities", headers={"Authorization": f"Bearer {wrong}"}).status_code
         == 401
     )
+
+
+def test_a_token_expiry_too_far_away_is_a_clear_400(client: TestClient, tokens: Tokens) -> None:
+    """Found by schemathesis: ``3000000d`` overflowed the date and answered 500."""
+    response = client.post(
+        "/api/v1/tokens",
+        json={"name": "far", "role": "viewer", "expires": "3000000d"},
+        headers=tokens.header("admin"),
+    )
+    assert response.status_code == 422 and "longer than 100 years" in response.json()["detail"]

@@ -180,9 +180,9 @@ def test_who_may_scan_what(client: TestClient, tokens: Tokens, tmp_path: Path) -
 def test_scans_too_large_for_a_request_are_refused(
     client: TestClient, tokens: Tokens, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sentier.api.routers import policy as routes
+    from sentier.api.views import policy as views
 
-    monkeypatch.setattr(routes, "MAX_SCAN_FILES", 2)
+    monkeypatch.setattr(views, "MAX_SCAN_FILES", 2)
     infra = _infra(tmp_path)  # four files
     response = client.post(
         "/api/v1/policy/scans", json={"paths": [str(infra)]}, headers=tokens.header("admin")

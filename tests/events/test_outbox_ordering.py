@@ -146,7 +146,34 @@ def test_listing_filters_and_pages(engine: Engine) -> None:
         assert rest["next"] is None
         by_subject = events.events_page(session, subject="group:default/t")
         assert [e["type"] for e in by_subject["items"]] == ["io.sentier.finops.budget.crossed"]
-        assert events.events_page(session, type="io.sentier.finops")["items"][0]["sequence"] == 3
+        assert events.events_page(session, type="io.sentier.finops")["items"][0]["sequence"] == (
+            "00000000000000000003"
+        )
+
+
+def test_sequence_is_a_string_that_sorts_lexicographically(engine: Engine) -> None:
+    """CloudEvents' ``sequence`` extension is a String compared lexicographically: positions
+    9, 10 and 100 must sort as strings the way they sort as numbers, in listings and in the
+    events delivered to webhooks and brokers."""
+    import json
+
+    from cloudevents.core.formats.json import JSONFormat
+
+    with session_scope(engine) as session:
+        for i in range(120):
+            events.record(session, "io.sentier.test.changed", f"source:s{i}", {})
+    with session_scope(engine) as session:
+        listed = events.events_page(session, limit=1000)["items"]
+        sequences = [e["sequence"] for e in listed]
+        assert all(isinstance(s, str) for s in sequences)
+        assert sorted(sequences) == sequences == sorted(sequences, key=int)
+        assert len(set(map(len, sequences))) == 1
+        rows = list(session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)))
+        bodies = [events.structured_body(row) for row in rows]
+    delivered = [json.loads(body)["sequence"] for body in bodies]
+    assert delivered == sequences
+    parsed = JSONFormat().read(None, bodies[9])  # the SDK reads it back as an extension
+    assert parsed.get_extension("sequence") == sequences[9]
 
 
 def test_retention_keeps_what_is_still_needed(engine: Engine) -> None:

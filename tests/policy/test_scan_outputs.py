@@ -73,12 +73,17 @@ def test_sarif_validates_against_the_official_2_1_0_schema(tmp_path: Path) -> No
     assert any(r["ruleId"] == "SNT-PARSE-001" for r in document["runs"][0]["results"])
 
 
-def test_junit_has_one_failing_case_per_rule(infra: Path) -> None:
-    root = ET.fromstring(render(scan_paths([str(infra)]), "junit"))
+def test_junit_has_one_case_per_finding(infra: Path) -> None:
+    result = scan_paths([str(infra)])
+    root = ET.fromstring(render(result, "junit"))
     cases = root.findall(".//testcase")
-    failing = [c for c in cases if c.find("failure") is not None]
-    assert any("SNT-AWS-S3-001" in c.get("name", "") for c in failing)
-    assert root.get("failures") == str(len(failing))
+    assert len(cases) == len(result.findings) > 1
+    public = next(c for c in cases if c.get("classname") == "SNT-AWS-S3-001")
+    assert public.get("name") == "main.tf:3 aws_s3_bucket.b"
+    assert public.find("failure").get("type") == "critical"
+    assert all(c.get("time") is not None for c in cases)
+    suite = root.find("testsuite")
+    assert suite.get("failures") == str(len(result.open)) and suite.get("tests") == str(len(cases))
 
 
 def test_inline_suppression_with_reason(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,10 +35,21 @@ SECURITY_HEADERS = {
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the registered background work (``api.background``) with the server, stop it after."""
+    """Start the MCP endpoint and, unless the app was made without, the registered background
+    work (``api.background``) with the server; stop them after."""
     from sentier.api.background import STARTERS
 
-    running = [item for item in (start() for start in STARTERS) if item is not None]
+    async with app.state.mcp.run():
+        if getattr(app.state, "background", True):
+            running = [item for item in (start() for start in STARTERS) if item is not None]
+        else:
+            running = []
+        async with _background(app, running):
+            yield
+
+
+@asynccontextmanager
+async def _background(app: FastAPI, running: list[Any]) -> AsyncIterator[None]:
     if getattr(app.state, "freeze_after_start", False):
         # What start-up built (routes, schemas, mappers) lives as long as the server process:
         # moved out of the collector's sight, it is no longer walked by every full collection,
@@ -60,8 +72,10 @@ def openapi_document(request: Request, principal: Viewer) -> JSONResponse:
 
 
 def create_app(*, background: bool = True) -> FastAPI:
+    from sentier.mcp import McpEndpoint
+
     app = FastAPI(
-        lifespan=lifespan if background else None,
+        lifespan=lifespan,
         title="sentier",
         version=__version__,
         summary="Self-hosted internal developer platform on one spine, the software catalog.",
@@ -80,6 +94,10 @@ def create_app(*, background: bool = True) -> FastAPI:
         app.include_router(router)
     openapi.install(app)
     app.add_api_route(OPENAPI_PATH, openapi_document, methods=["GET"], include_in_schema=False)
+    app.state.background = background
+    app.state.mcp = McpEndpoint()
+    # The MCP server over streamable HTTP (POST; GET and DELETE answer as the protocol says).
+    app.add_route("/mcp", app.state.mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
 
     from sentier.web import install
 

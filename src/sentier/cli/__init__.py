@@ -15,6 +15,7 @@ from sentier.cli import (
     drift,
     events,
     logs,
+    mcp_server,
     metrics,
     rules,
     scan,
@@ -34,6 +35,7 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(demo.app, name="demo")
 app.add_typer(token.app, name="token")
 app.command(name="serve")(serve.serve)
+app.command(name="mcp")(mcp_server.mcp)
 app.add_typer(events.app, name="events")
 app.add_typer(webhooks.app, name="webhooks")
 app.command("scan")(scan.scan)

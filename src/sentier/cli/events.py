@@ -80,7 +80,7 @@ def _print_events(items: list[dict[str, Any]], format: Format) -> None:
             sys.stdout.write(json.dumps(item, default=str, ensure_ascii=False) + "\n")
         else:
             console.print(
-                f"{item['sequence']:>8}  {item['time']}  [bold]{item['type']}[/]  "
+                f"{int(item['sequence']):>8}  {item['time']}  [bold]{item['type']}[/]  "
                 f"{item.get('subject') or ''}",
                 highlight=False,
             )

@@ -88,6 +88,14 @@ def scan(
     show_suppressed: Annotated[
         bool, typer.Option("--show-suppressed", help="List suppressed and baselined findings too.")
     ] = False,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            help="Directory SARIF and JUnit paths are relative to "
+            "(default: the git repository scanned, else the paths' common directory).",
+        ),
+    ] = None,
 ) -> None:
     """Scan infrastructure code; exit 1 when open findings reach --fail-on, 2 on bad input."""
     from sentier.policy import PolicyError, find_config, load_config, render, scan_paths
@@ -106,6 +114,7 @@ def scan(
             var_files=[str(v) for v in var_file or []],
             baseline=str(baseline) if baseline else None,
             tagging_plan=plan,
+            root=str(root) if root else None,
         )
     except PolicyError as error:
         raise _error(str(error)) from None

@@ -333,6 +333,7 @@ def write_billing(org: Organisation, root: Path) -> dict[str, int]:
                         listed=Decimal(0), quantity=Decimal(0),
                         ChargeDescription="Unused Savings Plan commitment",
                         ServiceName="AWS Savings Plans", ServiceCategory="Compute",
+                        ServiceSubcategory="Other (Compute)",
                         ResourceId=SAVINGS_PLAN, PricingCategory="Committed",
                         SubAccountId=SUPPORT_ACCOUNT, SubAccountName="acme-management",
                         CommitmentDiscountId=SAVINGS_PLAN,
@@ -352,6 +353,7 @@ def write_billing(org: Organisation, root: Path) -> dict[str, int]:
                 ChargeCategory="Purchase", ChargeFrequency="Recurring",
                 ChargeDescription="Compute Savings Plan 1y, no upfront, monthly fee",
                 ServiceName="AWS Savings Plans", ServiceCategory="Compute",
+                ServiceSubcategory="Other (Compute)",
                 ResourceId=SAVINGS_PLAN, SubAccountId=SUPPORT_ACCOUNT,
                 SubAccountName="acme-management", CommitmentDiscountId=SAVINGS_PLAN,
                 CommitmentDiscountName="Compute Savings Plan 1y",
@@ -365,7 +367,8 @@ def write_billing(org: Organisation, root: Path) -> dict[str, int]:
                 billed=support, effective=support, listed=support, quantity=Decimal(1),
                 ChargeFrequency="Recurring", ChargeDescription="Business support, 10% of usage",
                 ServiceName="AWS Support (Business)",
-                ServiceCategory="Management and Governance", SubAccountId=SUPPORT_ACCOUNT,
+                ServiceCategory="Management and Governance", ServiceSubcategory="Support",
+                SubAccountId=SUPPORT_ACCOUNT,
                 SubAccountName="acme-management",
             )
         )  # fmt: skip

@@ -150,6 +150,16 @@ _URL_FIELDS = {
     event_types.EVENTS_SUBSCRIPTION_DISABLED: ("url", "reason"),
 }
 
+# Digits of the ``sequence`` extension: enough for any 64-bit outbox id.
+SEQUENCE_DIGITS = 20
+
+
+def sequence_of(outbox_id: int) -> str:
+    """The CloudEvents ``sequence`` extension of an outbox position: a string (the extension's
+    type), zero-padded so that comparing two as strings orders them as their positions
+    (``"00000000000000000009" < "00000000000000000010"``)."""
+    return f"{outbox_id:0{SEQUENCE_DIGITS}d}"
+
 
 def event_record(row: OutboxEvent) -> dict[str, Any]:
     """An outbox row as served by listings: the CloudEvent plus its position (``sequence``)."""
@@ -162,7 +172,7 @@ def event_record(row: OutboxEvent) -> dict[str, Any]:
         }
     if row.owner_ref is not None:
         record["ownerref"] = row.owner_ref
-    record["sequence"] = row.id
+    record["sequence"] = sequence_of(row.id)
     return record
 
 
@@ -215,6 +225,8 @@ def to_cloudevent(row: OutboxEvent) -> CloudEvent:
         attributes["subject"] = row.subject
     if row.owner_ref is not None:
         attributes["ownerref"] = row.owner_ref
+    if row.id is not None:
+        attributes["sequence"] = sequence_of(row.id)
     return CloudEvent(attributes, row.data)
 
 

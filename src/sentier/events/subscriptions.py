@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from sentier.events import credentials
 from sentier.events.errors import EventsError
+from sentier.events.outbox import sequence_of
 from sentier.events.reader import ensure_cursor, horizon_for
 from sentier.events.redact import redact_optional
 from sentier.events.ssrf import check_target
@@ -249,7 +250,7 @@ def delivery_record(delivery: WebhookDelivery) -> dict[str, Any]:
         "subscription_id": delivery.subscription_id,
         "event_id": delivery.event_id,
         "event_type": delivery.event_type,
-        "sequence": delivery.outbox_id,
+        "sequence": sequence_of(delivery.outbox_id),
         "status": delivery.status,
         "attempts": delivery.attempts,
         "created_at": delivery.created_at,

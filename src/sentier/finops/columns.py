@@ -3,7 +3,9 @@
 Read from ``data/focus_columns.csv`` (facts taken from the FOCUS specification): each column
 has a type (cost, number, datetime, string, json), a table (``lines`` holds what changes per
 charge, ``keys`` what describes it) and a level (``essential`` columns must be present for
-sentier to account for a line; ``mandatory`` ones are required by FOCUS and only warned about).
+sentier to account for a line; ``mandatory`` ones are required by FOCUS and only warned about)
+and whether FOCUS allows it to be null (the spec's "Allows Nulls"; 1.3's columns from the 1.3
+specification).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class FocusColumn:
     table: Literal["lines", "keys"]
     level: Literal["essential", "mandatory", "conditional", "recommended"]
     since: str
+    nullable: bool = True
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -53,7 +56,14 @@ class FocusColumn:
 def focus_columns() -> tuple[FocusColumn, ...]:
     text = resources.files("sentier.finops").joinpath("data/focus_columns.csv").read_text("utf-8")
     return tuple(
-        FocusColumn(r["column"], r["type"], r["table"], r["level"], r["since"])  # type: ignore[arg-type]
+        FocusColumn(
+            r["column"],
+            r["type"],  # type: ignore[arg-type]
+            r["table"],  # type: ignore[arg-type]
+            r["level"],  # type: ignore[arg-type]
+            r["since"],
+            r["nullable"] == "true",
+        )
         for r in csv.DictReader(text.splitlines())
     )
 

@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sentier.policy.config import PolicyConfig
@@ -20,7 +21,13 @@ from sentier.policy.rules.engine import (
     parse_rule,
     run_rules,
 )
-from sentier.policy.suppress import anchor, apply_baseline, apply_suppressions, read_baseline
+from sentier.policy.suppress import (
+    Anchors,
+    anchor,
+    apply_baseline,
+    apply_suppressions,
+    read_baseline,
+)
 
 PARSE_RULE = "SNT-PARSE-001"
 
@@ -36,6 +43,9 @@ class ScanResult:
     duration_s: float
     notes: list[str] = field(default_factory=list)
     resource_types: dict[str, int] = field(default_factory=dict)
+    # The directory every reported path is relative to (SARIF's %SRCROOT%): absolute, real.
+    root: str = ""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def open(self) -> list[Finding]:
@@ -64,6 +74,29 @@ class ScanResult:
             "by_severity": by_severity,
             "duration_s": round(self.duration_s, 3),
         }
+
+
+def scan_root(paths: Sequence[str | os.PathLike[str]], explicit: str | None = None) -> str:
+    """The directory a scan's reports are relative to, the same whatever the working directory:
+    ``explicit`` if given (every path must lie inside it), else the git repository holding all
+    the paths, else their deepest common directory. Absolute and real (symlinks resolved)."""
+    reals = [os.path.realpath(p) for p in paths]
+    if explicit is not None:
+        root = os.path.realpath(explicit)
+        if not os.path.isdir(root):
+            raise PolicyError("scan root is not a directory", file=explicit)
+        for given, real in zip(paths, reals, strict=True):
+            if os.path.commonpath([root, real]) != root:
+                raise PolicyError(f"outside the scan root {explicit}", file=os.fspath(given))
+        return root
+    directories = [r if os.path.isdir(r) else os.path.dirname(r) for r in reals]
+    anchors = Anchors()
+    repositories = {anchors.root_of(d) for d in directories}
+    if len(repositories) == 1:
+        (repository,) = repositories
+        if repository is not None:
+            return repository
+    return os.path.commonpath(directories) if directories else os.path.realpath(".")
 
 
 def parse_findings(loaded: LoadResult) -> list[Finding]:
@@ -125,14 +158,17 @@ def scan_paths(
     tagging_plan: Any = None,
     today: Any = None,
     confine_to: Sequence[str] | None = None,
+    root: str | None = None,
 ) -> ScanResult:
     """Scan files and directories; raises PolicyError only for bad rules/config/baseline.
 
     With ``confine_to``, no file outside those directories is read, symlinks and Terraform's
-    ``file()`` included (see :mod:`sentier.policy.confine`).
+    ``file()`` included (see :mod:`sentier.policy.confine`). ``root``: the directory reports
+    are relative to (default: see :func:`scan_root`).
     """
     from sentier.policy.loaders import load_paths
 
+    started_at = datetime.now(UTC)
     started = time.perf_counter()
     config = config or PolicyConfig()
     if rules is None:
@@ -140,6 +176,7 @@ def scan_paths(
     for path in paths:
         if not os.path.exists(path):
             raise PolicyError("no such file or directory", file=os.fspath(path))
+    report_root = scan_root(paths, root)
     if confine_to is not None:
         from sentier.policy.confine import confined
 
@@ -182,4 +219,6 @@ def scan_paths(
         duration_s=time.perf_counter() - started,
         notes=notes,
         resource_types=types,
+        root=report_root,
+        started_at=started_at,
     )

@@ -153,6 +153,10 @@ class Anchors:
         root = self._root(os.path.dirname(real))
         return os.path.relpath(real, root).replace(os.sep, "/") if root else real
 
+    def root_of(self, directory: str) -> str | None:
+        """The root of the git repository holding ``directory`` (a real path), if any."""
+        return self._root(directory)
+
     def _root(self, directory: str) -> str | None:
         visited: list[str] = []
         probe = directory

@@ -18,6 +18,7 @@ from sentier.api.alert_consumer import start_alert_consumer
 from sentier.api.deps import DB, Editor, Viewer, audit_write, deny
 from sentier.api.problems import Problem
 from sentier.api.views import aiops as views
+from sentier.api.views.policy import Refused
 
 router = APIRouter(prefix="/api/v1", tags=["aiops"])
 background.STARTERS.append(start_alert_consumer)
@@ -235,22 +236,12 @@ def acknowledge(
     body: AckIn | None = None,
 ) -> dict[str, Any]:
     """Someone is on it. Editors of the group owning the likely root cause, or admins."""
-    from sentier.aiops.alerts import acknowledge as ack
-    from sentier.aiops.alerts import find_incident
-
     try:
-        row = find_incident(session, key)
-    except AIOpsError as error:
-        raise Problem(404, str(error), slug="incident-not-found") from error
-    if not principal.may_write_owned_by(session, row.owner_ref):
-        owner = row.owner_ref or "no group (its root cause has no owner)"
-        deny(request, principal, f"incident owned by {owner}", f"incident:{row.key}")
-    try:
-        data = ack(session, row.key, principal.name)
-    except AIOpsError as error:
-        raise Problem(409, str(error), slug="incident-not-open") from error
+        key_of, data = views.acknowledge_incident(session, principal, key)
+    except Refused as refused:
+        deny(request, principal, refused.reason, refused.target)
     note = body.note if body else None
-    audit_write(request, session, principal, "incident.ack", f"incident:{row.key}", {"note": note})
+    audit_write(request, session, principal, "incident.ack", f"incident:{key_of}", {"note": note})
     session.commit()
     return data
 

@@ -106,7 +106,9 @@ class EventOut(BaseModel, extra="allow"):
     source: str
     type: str
     time: str
-    sequence: int
+    sequence: Annotated[
+        str, Field(description="CloudEvents `sequence` extension: compare as strings to order")
+    ]
     subject: str | None = None
     data: Any = None
     ownerref: str | None = None
@@ -149,7 +151,7 @@ class DeliveryOut(BaseModel):
     subscription_id: str
     event_id: str
     event_type: str
-    sequence: int
+    sequence: Annotated[str, Field(description="the event's CloudEvents `sequence`")]
     status: str
     attempts: int
     created_at: Instant

@@ -8,15 +8,13 @@ their groups own, so the API cannot be used to probe the server's files.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from sentier import catalog, policy
+from sentier import policy
 from sentier.api.deps import DB, Editor, Viewer, audit_write, deny
 from sentier.api.problems import Problem
 from sentier.api.views import catalog as catalog_views
@@ -30,8 +28,6 @@ Status = Literal["open", "suppressed", "baselined"]
 ScanId = Annotated[int, PathParam(ge=1, le=2**62)]
 RuleId = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
 Text = Annotated[str | None, Query(max_length=512)]
-# A request scans in the request; a tree larger than this belongs to the CLI (or CI).
-MAX_SCAN_FILES = 20_000
 
 
 class FindingOut(BaseModel):
@@ -154,36 +150,6 @@ def get_scan(scan_id: ScanId, principal: Viewer, session: DB) -> dict[str, Any]:
     return found  # type: ignore[no-any-return]
 
 
-def _too_large(paths: list[str]) -> bool:
-    """More than MAX_SCAN_FILES files under the paths? Stops counting as soon as it knows."""
-    from sentier.policy.loaders import SKIP_DIRS
-
-    seen = 0
-    for path in paths:
-        for _root, dirs, files in os.walk(path):
-            dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")]
-            seen += len(files)
-            if seen > MAX_SCAN_FILES:
-                return True
-    return False
-
-
-def _scan_root(session: Any, principal: Any, path: str) -> str | None:
-    """The directory that lets ``principal`` scan ``path``: for editors, the location of an
-    entity their groups own, inside the entity's registered source (a descriptor's author writes
-    its ``source-location``: it alone must not open the server's files); "/" for admins."""
-    if principal.has_role("admin"):
-        return os.sep
-    for directory, _ref, owner in policy.entity_locations(session, registered_only=True):
-        if catalog.is_within(path, directory) and principal.may_write_owned_by(session, owner):
-            return str(directory)
-    return None
-
-
-def _may_scan(session: Any, principal: Any, path: str) -> bool:
-    return _scan_root(session, principal, path) is not None
-
-
 @router.post(
     "/policy/scans",
     status_code=status.HTTP_201_CREATED,
@@ -194,75 +160,22 @@ def create_scan(body: ScanIn, request: Request, principal: Editor, session: DB) 
     """Scan files or directories on the server with the built-in packs (and the
     ``sentier-policy.yaml`` found in the first directory), store the scan, attribute its
     findings to catalog entities and emit opened/fixed events, like ``sentier scan --store``."""
-    paths: list[str] = []
-    roots: list[str] = []
-    for raw in body.paths:
-        if "\x00" in raw:
-            raise Problem(400, "a path cannot contain NUL", slug="path-not-found")
-        given = Path(raw)
-        path = str(given.resolve())
-        if not given.is_absolute() or not Path(path).exists():
-            raise Problem(
-                400,
-                f"{raw}: no such absolute file or directory on the server",
-                slug="path-not-found",
-            )
-        root = _scan_root(session, principal, path)
-        if root is None:
-            deny(request, principal, f"may not scan {raw}: outside your groups' entities", raw)
-        paths.append(path)
-        roots.append(str(root))
-    if body.target and not principal.has_role("admin"):
-        # Scans under one target are compared with each other: scanning other paths under a
-        # series one may not scan would mark its findings fixed.
-        previous = policy.latest_scan_paths(session, body.target)
-        if previous and not all(_may_scan(session, principal, p) for p in previous):
-            deny(
-                request,
-                principal,
-                f"may not scan under target {body.target}: its scans cover paths outside "
-                "your groups' entities",
-                body.target,
-            )
-    if _too_large(paths):
-        raise Problem(
-            413,
-            f"more than {MAX_SCAN_FILES} files to scan: run `sentier scan --store` instead",
-            slug="scan-too-large",
-        )
-    first = paths[0] if Path(paths[0]).is_dir() else str(Path(paths[0]).parent)
     try:
-        config = policy.load_config(policy.find_config(first))
-        # An editor's scan reads nothing outside the locations that allowed it (symlinks and
-        # file() included); an admin's is not confined (modules often sit beside the tree).
-        confine = None if principal.has_role("admin") else roots
-        result = policy.scan_paths(paths, config=config, packs=body.packs, confine_to=confine)
-    except policy.PolicyError as error:
-        raise Problem(400, str(error), slug="bad-policy-input") from error
-    changes = policy.record_scan(
-        session,
-        result,
-        target=body.target,
-        mappings=config.path_mappings,
-        root=str(Path(config.source).parent) if config.source else first,
-    )
+        done = views.store_scan(
+            session, principal, body.paths, target=body.target, packs=body.packs
+        )
+    except views.Refused as refused:
+        deny(request, principal, refused.reason, refused.target)
     audit_write(
         request,
         session,
         principal,
         "policy.scan",
-        changes["target"],
-        {"paths": paths, "scan_id": changes["scan_id"], "new": changes["new"]},
+        done["target"],
+        {"paths": done["paths"], "scan_id": done["scan"]["id"], "new": done["new"]},
     )
     session.commit()
-    scan = policy.get_scan(session, changes["scan_id"])
-    return {
-        "scan": scan,
-        "new": changes["new"],
-        "fixed": changes["fixed"],
-        "still_open": changes["still_open"],
-        "open": len(result.open),
-    }
+    return {k: done[k] for k in ("scan", "new", "fixed", "still_open", "open")}
 
 
 @router.get("/policy/rules", summary="Rules of the built-in packs")

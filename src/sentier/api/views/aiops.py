@@ -15,6 +15,10 @@ from sentier.aiops.alerts import (
     list_alerts,
     list_incidents,
 )
+from sentier.aiops.errors import AIOpsError
+from sentier.api.problems import Problem
+from sentier.api.views.policy import Refused
+from sentier.auth import Principal
 from sentier.catalog import descendant_groups, parse_ref
 from sentier.store.models import Entity
 
@@ -121,3 +125,26 @@ def entity_incidents(session: Session, ref: str, *, limit: int = 10) -> dict[str
         "items": items,
         "active": sum(1 for i in items if i["status"] != "resolved"),
     }
+
+
+def acknowledge_incident(
+    session: Session, principal: Principal, key: str
+) -> tuple[str, dict[str, Any]]:
+    """Acknowledge an incident as ``principal`` may (the API and the MCP server both call
+    this): editors of the group owning its likely root cause, or admins; ``Refused``
+    otherwise, 404 for no such incident, 409 when it is not open. Not committed: the shell
+    audits the write in the same transaction, then commits. Returns the key and the incident."""
+    from sentier.aiops.alerts import acknowledge, find_incident
+
+    try:
+        row = find_incident(session, key)
+    except AIOpsError as error:
+        raise Problem(404, str(error), slug="incident-not-found") from error
+    if not principal.may_write_owned_by(session, row.owner_ref):
+        owner = row.owner_ref or "no group (its root cause has no owner)"
+        raise Refused(f"incident owned by {owner}", f"incident:{row.key}")
+    try:
+        data = acknowledge(session, row.key, principal.name)
+    except AIOpsError as error:
+        raise Problem(409, str(error), slug="incident-not-open") from error
+    return str(row.key), data

@@ -3,16 +3,22 @@ entity, owner, rule, severity, state), scans, the rule packs, and the region reg
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from sentier import catalog, policy
+from sentier.api.problems import Problem
+from sentier.auth import Principal
 from sentier.policy import Rule
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+# A request scans in the request; a tree larger than this belongs to the CLI (or CI).
+MAX_SCAN_FILES = 20_000
 STATES = ("new", "still-open", "fixed")
 STATUSES = ("open", "suppressed", "baselined")
 
@@ -183,4 +189,119 @@ def regions(provider: str | None = None) -> dict[str, Any]:
             if key is None or name == key
         },
         "policy": sovereignty.default_policy(),
+    }
+
+
+class Refused(Exception):
+    """The principal may not do this; the shell records the refusal and answers 403."""
+
+    def __init__(self, reason: str, target: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.target = target
+
+
+def _too_large(paths: list[str]) -> bool:
+    """More than MAX_SCAN_FILES files under the paths? Stops counting as soon as it knows."""
+    from sentier.policy.loaders import SKIP_DIRS
+
+    seen = 0
+    for path in paths:
+        for _root, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")]
+            seen += len(files)
+            if seen > MAX_SCAN_FILES:
+                return True
+    return False
+
+
+def scan_root(session: Session, principal: Principal, path: str) -> str | None:
+    """The directory that lets ``principal`` scan ``path``: for editors, the location of an
+    entity their groups own, inside the entity's registered source (a descriptor's author writes
+    its ``source-location``: it alone must not open the server's files); "/" for admins."""
+    if principal.has_role("admin"):
+        return os.sep
+    for directory, _ref, owner in policy.entity_locations(session, registered_only=True):
+        if catalog.is_within(path, directory) and principal.may_write_owned_by(session, owner):
+            return str(directory)
+    return None
+
+
+def store_scan(
+    session: Session,
+    principal: Principal,
+    raw_paths: Sequence[str],
+    *,
+    target: str | None = None,
+    packs: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Scan absolute paths on the server as ``principal`` may, and store the scan (not
+    committed: the shell audits the write in the same transaction, then commits).
+
+    Who may scan what (the API and the MCP server both call this): admins any path; editors
+    only inside the location of an entity their groups own (``Refused`` otherwise), reading
+    nothing outside it. Bad input is a ``Problem`` (400, or 413 for a tree too large)."""
+    paths: list[str] = []
+    roots: list[str] = []
+    for raw in raw_paths:
+        if "\x00" in raw:
+            raise Problem(400, "a path cannot contain NUL", slug="path-not-found")
+        given = Path(raw)
+        path = str(given.resolve())
+        if not given.is_absolute() or not Path(path).exists():
+            raise Problem(
+                400,
+                f"{raw}: no such absolute file or directory on the server",
+                slug="path-not-found",
+            )
+        root = scan_root(session, principal, path)
+        if root is None:
+            raise Refused(f"may not scan {raw}: outside your groups' entities", raw)
+        paths.append(path)
+        roots.append(root)
+    if not paths:
+        raise Problem(400, "no path to scan", slug="path-not-found")
+    if target and not principal.has_role("admin"):
+        # Scans under one target are compared with each other: scanning other paths under a
+        # series one may not scan would mark its findings fixed.
+        previous = policy.latest_scan_paths(session, target)
+        if previous and not all(scan_root(session, principal, p) for p in previous):
+            raise Refused(
+                f"may not scan under target {target}: its scans cover paths outside "
+                "your groups' entities",
+                target,
+            )
+    if _too_large(paths):
+        raise Problem(
+            413,
+            f"more than {MAX_SCAN_FILES} files to scan: run `sentier scan --store` instead",
+            slug="scan-too-large",
+        )
+    first = paths[0] if Path(paths[0]).is_dir() else str(Path(paths[0]).parent)
+    try:
+        config = policy.load_config(policy.find_config(first))
+        # An editor's scan reads nothing outside the locations that allowed it (symlinks and
+        # file() included); an admin's is not confined (modules often sit beside the tree).
+        confine = None if principal.has_role("admin") else roots
+        result = policy.scan_paths(
+            paths, config=config, packs=list(packs) if packs else None, confine_to=confine
+        )
+    except policy.PolicyError as error:
+        raise Problem(400, str(error), slug="bad-policy-input") from error
+    changes = policy.record_scan(
+        session,
+        result,
+        target=target,
+        mappings=config.path_mappings,
+        root=str(Path(config.source).parent) if config.source else first,
+    )
+    return {
+        "target": changes["target"],
+        "paths": paths,
+        "scan": policy.get_scan(session, changes["scan_id"]),
+        "new": changes["new"],
+        "fixed": changes["fixed"],
+        "still_open": changes["still_open"],
+        "open": len(result.open),
+        "findings": [f.as_dict() for f in result.open],
     }

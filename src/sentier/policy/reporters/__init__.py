@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+from datetime import UTC
 from html import escape as _html_escape
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from sentier import __version__
 from sentier.policy.rules.engine import Finding
@@ -89,12 +93,50 @@ def to_json(result: ScanResult) -> str:
     )
 
 
-def _uri(path: str) -> str:
-    relative = os.path.relpath(path) if os.path.isabs(path) else path
-    return relative.replace(os.sep, "/")
+SRCROOT = "%SRCROOT%"
+INFORMATION_URI = "https://sentier.invalid/docs/policy"
+
+
+def _root_uri(root: str) -> str:
+    """``file:///abs/root/``: SARIF wants a base id's URI absolute and ending with a slash."""
+    uri = Path(root).as_uri()
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def _relative_uri(path: str, root: str) -> str | None:
+    """``path`` relative to ``root`` as a URI reference (``infra/main.tf``, percent-encoded),
+    whatever the working directory; None when it lies outside the root."""
+    real = os.path.realpath(path)
+    relative = os.path.relpath(real, root) if root else path
+    if relative == ".." or relative.startswith(".." + os.sep) or os.path.isabs(relative):
+        return None
+    return quote(relative.replace(os.sep, "/"), safe="/")
+
+
+def artifact_location(path: str, root: str) -> dict[str, str]:
+    """Where a finding is: relative to %SRCROOT% (the scan root); a file outside it (only an
+    explicit caller's doing) keeps its absolute file URI, still naming the base it was read
+    against so every location carries one."""
+    relative = _relative_uri(path, root)
+    if relative is None:
+        return {"uri": Path(os.path.realpath(path)).as_uri(), "uriBaseId": SRCROOT}
+    return {"uri": relative, "uriBaseId": SRCROOT}
+
+
+def _help_uri(finding: Finding) -> str:
+    """The rule's first reference; rules without one (custom rules, parse errors) point at the
+    policy documentation, so every rule has a help link as GitHub code scanning shows it."""
+    for reference in finding.references:
+        if urlsplit(reference).scheme in {"http", "https"}:
+            return reference
+    return f"{INFORMATION_URI}#{quote(finding.rule_id, safe='')}"
 
 
 def to_sarif(result: ScanResult) -> str:
+    """SARIF 2.1.0 as GitHub code scanning reads it: one rule per rule id (``ruleIndex``), a
+    ``security-severity`` and ``helpUri`` on every rule, ``partialFingerprints`` on every result,
+    and locations relative to ``%SRCROOT%`` (the scan root, see ``scan_root``)."""
+    root = result.root or os.path.realpath(".")
     rules: dict[str, Finding] = {}
     for finding in result.findings:
         rules.setdefault(finding.rule_id, finding)
@@ -103,22 +145,22 @@ def to_sarif(result: ScanResult) -> str:
     driver_rules = []
     for rule_id in rule_ids:
         f = rules[rule_id]
-        entry: dict[str, Any] = {
-            "id": rule_id,
-            "name": "".join(w.capitalize() for w in f.title.split()[:8]) or rule_id,
-            "shortDescription": {"text": f.title},
-            "fullDescription": {"text": f.title},
-            "help": {"text": f.remediation or f.title, "markdown": f.remediation or f.title},
-            "defaultConfiguration": {"level": _SARIF_LEVEL[f.severity]},
-            "properties": {
-                "tags": ["security", f.category],
-                "security-severity": _SECURITY_SEVERITY[f.severity],
-                "precision": "high",
-            },
-        }
-        if f.references:
-            entry["helpUri"] = f.references[0]
-        driver_rules.append(entry)
+        driver_rules.append(
+            {
+                "id": rule_id,
+                "name": "".join(w.capitalize() for w in f.title.split()[:8]) or rule_id,
+                "shortDescription": {"text": f.title},
+                "fullDescription": {"text": f.title},
+                "help": {"text": f.remediation or f.title, "markdown": f.remediation or f.title},
+                "helpUri": _help_uri(f),
+                "defaultConfiguration": {"level": _SARIF_LEVEL[f.severity]},
+                "properties": {
+                    "tags": ["security", f.category],
+                    "security-severity": _SECURITY_SEVERITY[f.severity],
+                    "precision": "high",
+                },
+            }
+        )
     results = []
     for f in result.findings:
         item: dict[str, Any] = {
@@ -129,7 +171,7 @@ def to_sarif(result: ScanResult) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(f.file)},
+                        "artifactLocation": artifact_location(f.file, root),
                         "region": {"startLine": max(1, f.line)},
                     }
                 }
@@ -155,8 +197,14 @@ def to_sarif(result: ScanResult) -> str:
                     "driver": {
                         "name": "sentier",
                         "version": __version__,
-                        "informationUri": "https://sentier.invalid/docs/policy",
+                        "informationUri": INFORMATION_URI,
                         "rules": driver_rules,
+                    }
+                },
+                "originalUriBaseIds": {
+                    SRCROOT: {
+                        "uri": _root_uri(root),
+                        "description": {"text": "The scan root: the repository scanned."},
                     }
                 },
                 "results": results,
@@ -166,34 +214,81 @@ def to_sarif(result: ScanResult) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+def _relative_path(path: str, root: str) -> str:
+    real = os.path.realpath(path)
+    relative = os.path.relpath(real, root) if root else path
+    if relative.startswith(".."):
+        return real
+    return relative.replace(os.sep, "/")
+
+
+def _case(finding: Finding, root: str) -> str:
+    """One finding as a test case (classname: the rule; name: ``file:line resource``). An
+    open finding fails its case; an accepted one (suppressed, baselined) passes it: neither
+    Ant's schema nor every CI knows ``<skipped>``, and accepting a risk is not a failure."""
+    location = f"{_relative_path(finding.file, root)}:{finding.line}"
+    opening = (
+        f"<testcase classname={quoteattr(finding.rule_id)} "
+        f'name={quoteattr(location + " " + finding.resource)} time="0"'
+    )
+    if finding.status != "open":
+        return opening + "/>"
+    text = f"{finding.title}\n{location}: {finding.message} ({finding.resource})"
+    if finding.remediation:
+        text += f"\nRemediation: {finding.remediation}"
+    return (
+        f"{opening}><failure message={quoteattr(finding.message)} "
+        f"type={quoteattr(finding.severity)}>{escape(text)}</failure></testcase>"
+    )
+
+
 def to_junit(result: ScanResult) -> str:
-    """One test case per rule; each open finding of a rule is a failure of its case."""
-    by_rule: dict[str, list[Finding]] = {}
-    for finding in result.findings:
-        by_rule.setdefault(finding.rule_id, []).append(finding)
-    open_count = len(result.open)
-    cases = []
-    for rule_id in sorted(by_rule):
-        findings = by_rule[rule_id]
-        failures = [f for f in findings if f.status == "open"]
-        body = "".join(
-            f"<failure message={quoteattr(f.file + ':' + str(f.line) + ': ' + f.message)} type={quoteattr(f.severity)}>"  # noqa: E501
-            f"{escape(f.file)}:{f.line}: {escape(f.message)} ({escape(f.resource)})</failure>"
-            for f in failures
-        )
-        skipped = "" if failures else '<skipped message="all findings suppressed or baselined"/>'
-        cases.append(
-            f'<testcase classname="sentier.{escape(findings[0].pack)}" name={quoteattr(rule_id + " " + findings[0].title)}>'  # noqa: E501
-            f"{body}{skipped}</testcase>"
-        )
+    """JUnit XML valid against both Jenkins xunit's ``junit-10.xsd`` and Apache Ant's JUnit
+    schema: one suite, one test case per finding (see ``_case``); a scan without findings is one
+    passing case, so CI never reads an empty report as a broken one.
+
+    Per-case ``time`` is 0: rules run over all resources at once, a finding has no time of its
+    own; the suite's ``time`` is the scan's."""
+    root = result.root or os.path.realpath(".")
+    cases = [_case(f, root) for f in result.findings]
     if not cases:
-        cases.append('<testcase classname="sentier" name="no findings"/>')
-    failing_cases = sum(1 for r in by_rule.values() if any(f.status == "open" for f in r))
+        cases.append('<testcase classname="sentier" name="no findings" time="0"/>')
+    failures = len(result.open)
+    accepted = [f for f in result.findings if f.status != "open"]
+    out = "".join(
+        escape(
+            f"{f.status}: {f.rule_id} {_relative_path(f.file, root)}:{f.line} {f.resource}"
+            f" ({f.suppression or f.status})\n"
+        )
+        for f in accepted
+    )
+    summary = result.summary()
+    timestamp = result.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    properties = "".join(
+        f"<property name={quoteattr(name)} value={quoteattr(str(value))}/>"
+        for name, value in (
+            ("root", root),
+            ("files", summary["files"]),
+            ("resources", summary["resources"]),
+            ("rules", summary["rules"]),
+            ("open_findings", summary["open"]),
+            ("suppressed", summary["suppressed"]),
+            ("baselined", summary["baselined"]),
+        )
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuites name="sentier scan" tests="{max(1, len(by_rule))}" failures="{failing_cases}">'  # noqa: E501
-        f'<testsuite name="sentier" tests="{max(1, len(by_rule))}" failures="{failing_cases}" '
-        f'errors="0" time="{result.duration_s:.3f}"><properties><property name="open_findings" value="{open_count}"/></properties>'  # noqa: E501
+        "<testsuites>"
+        f'<testsuite name="sentier scan" package="sentier" id="0" tests="{len(cases)}" '
+        f'failures="{failures}" errors="0" time="{result.duration_s:.3f}" '
+        f'timestamp="{timestamp}" hostname={quoteattr(_hostname())}>'
+        f"<properties>{properties}</properties>"
         + "".join(cases)
+        + f"<system-out>{out}</system-out><system-err/>"
         + "</testsuite></testsuites>\n"
     )
+
+
+def _hostname() -> str:
+    """Ant's schema wants a non-empty host name; ``localhost`` when it cannot be told."""
+    return (socket.gethostname() or "").strip() or "localhost"
