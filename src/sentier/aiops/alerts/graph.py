@@ -141,6 +141,30 @@ class DependencyGraph:
         self._reach_cache[key] = found
         return found
 
+    def needs_within(self, ref: str, reach: int) -> dict[str, int]:
+        """Entities ``ref`` needs within ``reach`` entity hops, with their distance (APIs are
+        crossed for free and not listed)."""
+        key = (ref, -reach)  # shares the cache with dependants_within, apart by the sign
+        cached = self._reach_cache.get(key)
+        if cached is not None:
+            return cached
+        found: dict[str, int] = {}
+        frontier = [ref]
+        for hops in range(1, reach + 1):
+            following = []
+            for node in frontier:
+                for needed in sorted(self._direct_needs(node)):
+                    if needed != ref and needed not in found:
+                        found[needed] = hops
+                        following.append(needed)
+            if not following:
+                break
+            frontier = following
+        if len(self._reach_cache) > 50_000:
+            self._reach_cache.clear()
+        self._reach_cache[key] = found
+        return found
+
     def _direct_users(self, ref: str) -> set[str]:
         users: set[str] = set()
         for parent in self.dependants.get(ref, ()):
