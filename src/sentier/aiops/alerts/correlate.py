@@ -247,7 +247,7 @@ class Correlator:
         for incident in incidents:
             self.incidents[incident.key] = incident
             self.active.append(incident)
-            incident._dirty = True
+            incident.rebuild(Belief(self.graph, self.model))
         for record in sorted(records, key=lambda r: r.first_at):
             record._flaps_before = record.flaps
             self._records.setdefault(record.alert.fingerprint, []).append(record)
