@@ -240,6 +240,7 @@ class Correlator:
         self._vacant: dict[str, IncidentRecord] = {}
         self._touched: set[str] = set()
         self._backgrounds: dict[str | None, float] = {}
+        self._source_cache: dict[str, frozenset[str]] = {}
 
     # -- state from the store -----------------------------------------------------------------
 
@@ -569,14 +570,18 @@ class Correlator:
         if not first:
             return -math.inf
         again = x in first
-        if (
+        # Which failures would reach x: none of the incident's suspects, and x needed by none
+        # of its entities, means no cause explains both (the common case, decided cheaply).
+        sources = self._sources(x)
+        late_cause = (
             not again
             and x not in belief.loglik
-            and any(self.graph.needs(y, x, model.reach) is not None for y in first)
-        ):
-            causes = belief.with_candidate(x, at)  # x may be the cause, alerting late
-        else:
-            causes = belief.posterior(at)
+            and not first.keys().isdisjoint(self.graph.dependants_within(x, model.reach))
+        )
+        if not again and not late_cause and sources.isdisjoint(belief.loglik):
+            return -math.inf
+        # x may also be the cause, alerting late: then it is a suspect too.
+        causes = belief.with_candidate(x, at) if late_cause else belief.posterior(at)
         density = 0.0
         for cause, weight in causes:
             if weight < 1e-4:
@@ -606,6 +611,14 @@ class Correlator:
             gap = min(abs((at - first[x]).total_seconds()), abs((at - last_of[x]).total_seconds()))
             density = max(density, model.repeat * model.repeat_kernel(gap))
         return _log(density) - self._log_background(x)
+
+    def _sources(self, entity: str) -> frozenset[str]:
+        """The entities whose failure reaches ``entity`` (itself included)."""
+        found = self._source_cache.get(entity)
+        if found is None:
+            found = frozenset({entity, *self.graph.needs_within(entity, self.model.reach)})
+            self._source_cache[entity] = found
+        return found
 
     def _log_background(self, entity: str | None) -> float:
         """Log-density (per second) of ``entity`` starting something new: noise, or a fault

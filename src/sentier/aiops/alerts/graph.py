@@ -37,6 +37,7 @@ class DependencyGraph:
     _reach_cache: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
     _needs_cache: dict[str, frozenset[str]] = field(default_factory=dict)
     _directed_cache: dict[tuple[str, str, int], int | None] = field(default_factory=dict)
+    _counts_cache: dict[tuple[str, int], dict[int, int]] = field(default_factory=dict)
 
     @classmethod
     def from_edges(
@@ -140,6 +141,19 @@ class DependencyGraph:
             self._reach_cache.clear()
         self._reach_cache[key] = found
         return found
+
+    def hop_counts(self, ref: str, reach: int) -> dict[int, int]:
+        """How many entities need ``ref`` at each distance up to ``reach`` (cached)."""
+        key = (ref, reach)
+        cached = self._counts_cache.get(key)
+        if cached is None:
+            cached = {}
+            for hops in self.dependants_within(ref, reach).values():
+                cached[hops] = cached.get(hops, 0) + 1
+            if len(self._counts_cache) > 50_000:
+                self._counts_cache.clear()
+            self._counts_cache[key] = cached
+        return cached
 
     def needs_within(self, ref: str, reach: int) -> dict[str, int]:
         """Entities ``ref`` needs within ``reach`` entity hops, with their distance (APIs are

@@ -149,24 +149,29 @@ def _log_student_norm(nu: float) -> float:
 
 
 _STEP, _SPAN = 0.02, 40.0
-
-
-@lru_cache(maxsize=8)
-def _cdf_table(nu: float) -> list[float]:
-    count = int(2 * _SPAN / _STEP) + 1
-    return [student_cdf(-_SPAN + i * _STEP, nu) for i in range(count)]
+_TABLES: dict[float, dict[int, float]] = {}
 
 
 def _cdf_lookup(z: float, nu: float) -> float:
-    """``student_cdf`` from a table (linear between points 0.02 apart): the join asks for it
-    thousands of times a second, and the continued fraction is slow in Python."""
+    """``student_cdf`` from a grid 0.02 apart, filled as it is asked for, linear between
+    points: the join asks for it thousands of times a second, and the continued fraction is
+    slow in Python."""
     if z <= -_SPAN or z >= _SPAN:
         return student_cdf(z, nu)
-    table = _cdf_table(nu)
+    table = _TABLES.get(nu)
+    if table is None:
+        if len(_TABLES) > 8:
+            _TABLES.clear()
+        table = _TABLES[nu] = {}
     position = (z + _SPAN) / _STEP
     index = int(position)
-    low = table[index]
-    return low + (table[index + 1] - low) * (position - index)
+    values = []
+    for i in (index, index + 1):
+        value = table.get(i)
+        if value is None:
+            value = table[i] = student_cdf(-_SPAN + i * _STEP, nu)
+        values.append(value)
+    return values[0] + (values[1] - values[0]) * (position - index)
 
 
 def student_cdf(z: float, nu: float) -> float:
@@ -285,19 +290,12 @@ class Belief:
         elapsed = at.timestamp() - self._start.get(cause, at.timestamp())
         alerting = self._hops.get(cause, {})
         total = 0.0
-        for hops, count in _hop_counts(self.graph, cause, model.reach).items():
+        for hops, count in self.graph.hop_counts(cause, model.reach).items():
             quiet = count - alerting.get(hops, 0)
             if quiet > 0:
                 seen = model.propagation**hops * model.delay_cdf(elapsed, hops)
                 total += quiet * math.log(1.0 - seen)
         return total
-
-
-def _hop_counts(graph: DependencyGraph, cause: str, reach: int) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for hops in graph.dependants_within(cause, reach).values():
-        counts[hops] = counts.get(hops, 0) + 1
-    return counts
 
 
 def _normalise(loglik: Mapping[str, float]) -> list[tuple[str, float]]:

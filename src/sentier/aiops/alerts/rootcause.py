@@ -150,7 +150,8 @@ def _explain(
     else:
         ll += math.log(silent)
         reasons.append("not alerting itself (unmonitored?), but alerting entities use it")
-    below = [e for e in others if ref in graph.dependants_within(e, settings.reach)]
+    needed = graph.needs_within(ref, settings.reach)
+    below = [e for e in others if e in needed]
     if below:
         reasons.append(f"it depends on alerting {', '.join(sorted(_name(e) for e in below)[:3])}")
     return ll, reasons
