@@ -239,7 +239,7 @@ class Correlator:
         self._placed: list[AlertRecord] = []  # the recent records, in their order in time
         self._vacant: dict[str, IncidentRecord] = {}
         self._touched: set[str] = set()
-        self._backgrounds: dict[str | None, float] = {}
+        self._backgrounds: dict[tuple[str | None, str], float] = {}
         self._source_cache: dict[str, frozenset[str]] = {}
 
     # -- state from the store -----------------------------------------------------------------
@@ -557,15 +557,16 @@ class Correlator:
         if x is None:
             hint = alert.entity_hint or alert.name
             last = incident._hints.get(hint)
+            victim = model.severity_share("victim", alert.severity)
             if last is not None:
-                density = model.repeat * model.repeat_kernel((at - last).total_seconds())
+                density = victim * model.repeat * model.repeat_kernel((at - last).total_seconds())
             else:
                 # Something the catalog does not know, alerting during a fault: only time
                 # relates it (its place in the graph is unknown: one hop, as most are).
                 times = [*incident.first_alerts().values(), *incident.last_alerts().values()]
                 fit = max((model.kernel((at - t).total_seconds(), 1, 1) for t in times), default=0)
-                density = model.unknown * fit
-            return _log(density) - self._log_background(None)
+                density = victim * model.unknown * fit
+            return _log(density) - self._log_background(None, alert.severity)
         first, last_of = incident.first_alerts(), incident.last_alerts()
         if not first:
             return -math.inf
@@ -606,11 +607,13 @@ class Correlator:
             best = model.kernel((at - anchor[1]).total_seconds(), hops_x, anchor[2])
             # Another alert of an alerting entity fits by its own gap or by the fault's pace.
             chance = model.repeat if again else model.chance(hops_x, cause)
-            density += weight * chance * best
+            role = "cause" if x == cause and not again else "victim"
+            density += weight * chance * best * model.severity_share(role, alert.severity)
         if again:
             gap = min(abs((at - first[x]).total_seconds()), abs((at - last_of[x]).total_seconds()))
-            density = max(density, model.repeat * model.repeat_kernel(gap))
-        return _log(density) - self._log_background(x)
+            again_density = model.repeat * model.repeat_kernel(gap)
+            density = max(density, again_density * model.severity_share("victim", alert.severity))
+        return _log(density) - self._log_background(x, alert.severity)
 
     def _sources(self, entity: str) -> frozenset[str]:
         """The entities whose failure reaches ``entity`` (itself included)."""
@@ -620,21 +623,29 @@ class Correlator:
             self._source_cache[entity] = found
         return found
 
-    def _log_background(self, entity: str | None) -> float:
-        """Log-density (per second) of ``entity`` starting something new: noise, or a fault
-        of its own or of anything it needs that reaches it (unknown entities: their own)."""
-        found = self._backgrounds.get(entity)
+    def _log_background(self, entity: str | None, severity: str) -> float:
+        """Log-density (per second) of ``entity`` starting something new with an alert of
+        ``severity``: noise, a fault of its own, or a fault of anything it needs that reaches
+        it (an entity the catalog does not know: noise or a fault of its own)."""
+        key = (entity, severity)
+        found = self._backgrounds.get(key)
         if found is None:
             model = self.model
-            if entity is None:
-                chances = 1.0
-            else:
-                chances = model.chance(0, entity) + sum(
+            own = model.chance(0, entity) if entity is not None else 1.0
+            reached = (
+                sum(
                     model.propagation**hops
                     for hops in self.graph.needs_within(entity, model.reach).values()
                 )
-            found = math.log((model.noise_rate + model.fault_rate * chances) / 3600.0)
-            self._backgrounds[entity] = found
+                if entity is not None
+                else 0.0
+            )
+            rate = model.noise_rate * model.severity_share("noise", severity) + model.fault_rate * (
+                own * model.severity_share("cause", severity)
+                + reached * model.severity_share("victim", severity)
+            )
+            found = math.log(rate / 3600.0)
+            self._backgrounds[key] = found
         return found
 
     # -- lifecycle --------------------------------------------------------------------------

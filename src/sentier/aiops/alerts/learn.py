@@ -14,7 +14,9 @@ has a likelihood that can be maximised on its own:
   between the first alerts of two entities of one fault (Nelder-Mead on the four);
 - ``repeat``, ``repeat_spread``: further alerts per alerting entity, and the half-t
   density (same ``tail``) of the gaps between one entity's alerts within a fault;
-- ``fault_rate``, ``noise_rate``: faults, and noise events, per entity per hour.
+- ``fault_rate``, ``noise_rate``: faults, and noise events, per entity per hour;
+- ``severity``: the share of each severity among causes' own alerts, victims' and noise
+  alerts (each severity seen counted once more in each, so that none is impossible).
 
 ``bench/incidents.py --fit`` runs this on the tuning family and prints the values that go
 into ``correlation.yaml``.
@@ -32,6 +34,7 @@ import numpy as np
 
 from sentier.aiops.alerts.graph import DependencyGraph
 from sentier.aiops.alerts.likelihood import JoinModel
+from sentier.aiops.alerts.model import SEVERITIES
 from sentier.aiops.alerts.normalise import from_alertmanager
 from sentier.aiops.alerts.scenarios import Scenario, _iso
 
@@ -51,6 +54,7 @@ class Evidence:
     entity_hours: float = 0.0
     unknown_alerting: int = 0  # (fault, unknown name) pairs
     unknown_chances: int = 0  # faults x unknown names seen in their storm
+    severities: dict[str, dict[str, int]] = field(default_factory=dict)  # role -> counts
 
 
 MAX_REACH = 8
@@ -65,6 +69,7 @@ def gather(storms: Iterable[tuple[DependencyGraph, Scenario]], reach: int = MAX_
 
 def _gather_one(evidence: Evidence, graph: DependencyGraph, scenario: Scenario, reach: int) -> None:
     starts: dict[str, dict[str, list[datetime]]] = {}  # group -> entity -> alert starts
+    causes = {f.id: f.entity for f in scenario.faults}
     unknown: dict[str, set[str]] = {}  # group -> names the catalog does not know
     seen: set[tuple[str, str]] = set()
     times: list[datetime] = []
@@ -77,6 +82,13 @@ def _gather_one(evidence: Evidence, graph: DependencyGraph, scenario: Scenario, 
             seen.add(key)
             times.append(alert.starts_at)
             entity = graph.resolve(alert.entity_hint)
+            role = (
+                "noise"
+                if group not in causes
+                else ("cause" if entity == causes[group] else "victim")
+            )
+            tally = evidence.severities.setdefault(role, {})
+            tally[alert.severity] = tally.get(alert.severity, 0) + 1
             if entity is not None:
                 starts.setdefault(group, {}).setdefault(entity, []).append(alert.starts_at)
             else:
@@ -145,6 +157,15 @@ def fit(evidence: Evidence, base: JoinModel | None = None) -> JoinModel:
         model = replace(
             model, unknown=(evidence.unknown_alerting + 1) / (evidence.unknown_chances + 2)
         )
+    if evidence.severities:
+        # Each severity seen in the data is counted once more in each role, so that none is
+        # impossible; one never seen is left out (it then says nothing).
+        seen = [s for s in SEVERITIES if any(c.get(s) for c in evidence.severities.values())]
+        shares = []
+        for role, counts in sorted(evidence.severities.items()):
+            total = sum(counts.values()) + len(seen)
+            shares.append((role, tuple((s, (counts.get(s, 0) + 1) / total) for s in seen)))
+        model = replace(model, severity=tuple(shares))
     if evidence.entity_hours > 0:
         model = replace(
             model,

@@ -10,6 +10,8 @@ The model (its parameters are learned, see ``learn.py``; the values in use are i
   chance that depends on its kind (``silent``: a database nobody watches); an entity the
   catalog does not know alerts in a fault with chance ``unknown``;
 - an entity that alerts raises another alert ``repeat`` times on average;
+- a cause's own alerts, its victims' and noise alerts each have their own mix of severities
+  (``severity``: a noise alert is rarely critical, a victim's rarely info);
 - between the first alerts of two entities ``x`` and ``y`` of one fault, at ``hx`` and ``hy``
   hops from it, the time gap follows a Student t centred on ``hop_delay * (hx - hy)``, of
   spread ``spread + spread_per_hop * (hx + hy)`` seconds and ``tail`` degrees of freedom
@@ -60,6 +62,16 @@ class JoinModel:
     fault_rate: float = 0.02  # per entity per hour
     noise_rate: float = 0.02  # per entity per hour
     stray: float = 0.02  # chance that an incident's alert is unrelated to its cause
+    # Severity by role: the share of a cause's own alerts, a victim's, and noise alerts at each
+    # severity. A severity missing from it says nothing (the same factor whatever the role).
+    severity: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+
+    def severity_share(self, role: str, severity: str) -> float:
+        """Chance that an alert playing ``role`` (cause, victim, noise) has ``severity``."""
+        for name, shares in self.severity:
+            if name == role:
+                return dict(shares).get(severity, 1.0)
+        return 1.0
 
     def silent_share(self, ref: str) -> float:
         kind = ref.split(":", 1)[0]
@@ -102,6 +114,9 @@ class JoinModel:
             "fault_rate": round(self.fault_rate, 6),
             "noise_rate": round(self.noise_rate, 6),
             "stray": self.stray,
+            "severity": {
+                role: {k: round(v, 4) for k, v in shares} for role, shares in self.severity
+            },
         }
 
     @classmethod
@@ -124,7 +139,12 @@ class JoinModel:
             "stray",
         ):
             values[name] = float(data.get(name, getattr(base, name)))
+        severity = tuple(
+            (str(role), tuple(sorted((str(k), float(v)) for k, v in (shares or {}).items())))
+            for role, shares in sorted((data.get("severity") or {}).items())
+        )
         return cls(
+            severity=severity,
             reach=int(data.get("reach", base.reach)),
             silent=tuple(sorted((str(k), float(v)) for k, v in silent.items())) or base.silent,
             silent_other=other,

@@ -180,6 +180,7 @@ class TemplateMiner:
         # lengths: family id -> that template's id (see _align).
         self._alias: dict[int, int] = {}
         self._merged: dict[int, Template] = {}  # representative id -> merged view (cached)
+        self._by_word: dict[str, set[int]] = {}  # constant word -> families it began in
 
     # -- the stream -----------------------------------------------------------------------
 
@@ -268,25 +269,48 @@ class TemplateMiner:
         self._next_family += 1
         self._families[family.id] = family
         self._by_length.setdefault(len(tokens), []).append(family)
+        self._index_words(family)
         return family
+
+    def _index_words(self, family: _Family) -> None:
+        # Merging only ever turns words into wildcards, so the words a family began with are
+        # a superset of its constant words: enough to find candidates.
+        if self.settings.spread:
+            for word in set(family.tokens):
+                if WILDCARD not in word:
+                    self._by_word.setdefault(word, set()).add(family.id)
 
     # -- values spanning several words ----------------------------------------------------------
 
     def _other_length(self, tokens: list[str]) -> int | None:
         """The template of another length this line repeats word for word, but for values of
-        other lengths (its representative id), or None."""
+        other lengths (its representative id), or None. Only families sharing enough of its
+        constant words (found through an index of words) are aligned with it."""
+        settings = self.settings
+        constants = {t for t in tokens if WILDCARD not in t}
+        if not constants:
+            return None
+        shared: dict[int, int] = {}
+        for word in constants:
+            for family_id in self._by_word.get(word, ()):
+                shared[family_id] = shared.get(family_id, 0) + 1
+        needed = settings.similarity * len(constants)
         best: tuple[int, int] | None = None
         length = len(tokens)
-        for other_length in range(length - self.settings.spread, length + self.settings.spread + 1):
-            if other_length == length:
+        for family_id, count in shared.items():
+            family = self._families.get(family_id)
+            if (
+                family is None
+                or count < needed
+                or family.id in self._alias
+                or len(family.tokens) == length
+                or abs(len(family.tokens) - length) > settings.spread
+            ):
                 continue
-            for family in self._by_length.get(other_length, ()):
-                if family.id in self._alias:
-                    continue
-                for template in family.views.values():
-                    matched = _align(template.tokens, tokens, self.settings.similarity)
-                    if matched is not None and (best is None or matched > best[0]):
-                        best = (matched, template.id)
+            for template in family.views.values():
+                matched = _align(template.tokens, tokens, settings.similarity)
+                if matched is not None and (best is None or matched > best[0]):
+                    best = (matched, template.id)
         return best[1] if best else None
 
     def _representative(self, member: _Member) -> Template | None:
@@ -449,6 +473,9 @@ class TemplateMiner:
         self._cache = {k: m for k, m in self._cache.items() if m.family.id in self._families}
         self._alias = {f: t for f, t in self._alias.items() if f in self._families}
         self._merged.clear()
+        self._by_word = {}
+        for family in self._families.values():
+            self._index_words(family)
         self._members = {k: m for k, m in self._members.items() if m.family.id in self._families}
 
     def _shrink_cache(self) -> None:
@@ -532,6 +559,7 @@ class TemplateMiner:
                     raise AIOpsError("a family without members", field=f"families[{index}]")
                 miner._families[family.id] = family
                 miner._by_length.setdefault(len(tokens), []).append(family)
+                miner._index_words(family)
                 miner._refresh(family)
             miner._alias = {int(f): int(t) for f, t in data.get("aliases", [])}
         except (KeyError, TypeError, ValueError) as error:
