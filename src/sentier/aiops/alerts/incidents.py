@@ -20,6 +20,7 @@ from sentier import events
 from sentier.aiops.alerts.correlate import (
     ACKNOWLEDGED,
     ACTIVE,
+    MERGED,
     AlertRecord,
     CorrelationSettings,
     Correlator,
@@ -356,10 +357,13 @@ def list_incidents(
     owners: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Incidents, newest first; ``entity``: only those it alerted in or is the root cause of;
-    ``owners``: only those whose likely root cause one of these groups owns."""
+    ``owners``: only those whose likely root cause one of these groups owns. Incidents merged
+    into another (emptied by a regrouping) are listed only when their status is asked for."""
     query = select(Incident)
     if statuses:
         query = query.where(Incident.status.in_(list(statuses)))
+    else:
+        query = query.where(Incident.status != MERGED)
     if entity:
         ref = entity.lower()
         alerted = select(AlertRow.incident_id).where(AlertRow.entity_ref == ref)
