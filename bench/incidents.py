@@ -26,6 +26,7 @@ memory; and the whole stored path on SQLite.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -275,7 +276,15 @@ def main() -> None:
         big = generate(graph, seed=99, faults=600, noise=2000, hours=24 * 7)
         # Best of three: the machine is shared, and other work only ever slows a run down.
         speed = max(correlate(graph, big)[2] for _ in range(3))
-        stored = stored_throughput(url, graph, generate(graph, seed=100))
+        # Best of three too, each into a fresh copy of the catalog's database.
+        day = generate(graph, seed=100)
+        source = Path(url.removeprefix("sqlite:///"))
+        runs = []
+        for attempt in range(3):
+            copy = source.with_name(f"stored-{attempt}.db")
+            shutil.copyfile(source, copy)
+            runs.append(stored_throughput(f"sqlite:///{copy}", graph, day))
+        stored = max(runs)
     model = shipped.model
     body = "\n\n".join(
         [
@@ -291,9 +300,9 @@ def main() -> None:
             table(
                 [
                     "family (seeds)",
-                    "notifications",
-                    "alert occurrences",
-                    "incidents / true (error)",
+                    "notifications per storm",
+                    "alert occurrences per storm",
+                    "incidents / true groups, all storms (error)",
                     "pair P",
                     "pair R",
                     "pair F1",
@@ -322,7 +331,11 @@ def main() -> None:
                         "one week, best of 3)",
                         f"{speed:,.0f}",
                     ],
-                    ["whole stored path on SQLite (one day, one transaction)", f"{stored:,.0f}"],
+                    [
+                        f"whole stored path on SQLite ({day.notifications:,} notifications, one "
+                        "day, one transaction, best of 3)",
+                        f"{stored:,.0f}",
+                    ],
                 ],
             ),
         ]

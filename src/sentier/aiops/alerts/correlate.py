@@ -534,9 +534,12 @@ class Correlator:
         self.active = [i for i in self.active if i.latest >= keep]
         best: IncidentRecord | None = None
         best_key: tuple[float, datetime, str] | None = None
+        floor = self._log_background(alert.entity, alert.severity)
         for incident in self.active:
             if incident.latest < horizon or not incident.alerts:
                 continue
+            if _log(self.model.bound((at - incident.latest).total_seconds())) <= floor:
+                continue  # too long after its latest alert for any cause to explain
             ratio = self._join_ratio(incident, alert, at)
             if ratio <= 0.0:
                 continue

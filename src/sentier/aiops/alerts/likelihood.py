@@ -93,6 +93,15 @@ class JoinModel:
         """Density of ``gap`` seconds between two alerts of one entity, one fault."""
         return 2.0 * student(abs(gap) / self.repeat_spread, self.tail) / self.repeat_spread
 
+    def bound(self, gap: float) -> float:
+        """An upper bound of any join density for an alert ``gap`` seconds after an
+        incident's latest alert began (to rule out old incidents without weighing them)."""
+        widest = self.spread + self.spread_per_hop * 2 * self.reach
+        z = max(0.0, gap - self.hop_delay * self.reach) / widest
+        pair = student(z, self.tail) / self.spread * max(1.0, self.repeat)
+        again = self.repeat * self.repeat_kernel(gap)
+        return max(pair, again)
+
     def chance(self, hops: int, ref: str) -> float:
         """Chance that an entity ``hops`` above a failing ``ref`` alerts (0: ``ref`` itself)."""
         if hops == 0:
@@ -248,6 +257,7 @@ class Belief:
     loglik: dict[str, float] = field(default_factory=dict)  # without the quiet ones
     _hops: dict[str, dict[int, int]] = field(default_factory=dict)  # alerting, by hops
     _start: dict[str, float] = field(default_factory=dict)  # estimated fault start (epoch s)
+    _cached: tuple[tuple[float, int, int], list[tuple[str, float]]] | None = None
 
     def add(self, entity: str, at: datetime) -> None:
         if entity in self.alerting:
@@ -289,8 +299,14 @@ class Belief:
             self._start[cause] = start
 
     def posterior(self, at: datetime) -> list[tuple[str, float]]:
-        """(cause, probability) over the suspects at time ``at``, most likely first."""
-        return _normalise({c: v + self._quiet(c, at) for c, v in self.loglik.items()})
+        """(cause, probability) over the suspects at time ``at``, most likely first (kept for
+        the same moment and the same alerting entities: several incidents ask in turn)."""
+        key = (at.timestamp(), len(self.alerting), len(self.loglik))
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
+        found = _normalise({c: v + self._quiet(c, at) for c, v in self.loglik.items()})
+        self._cached = (key, found)
+        return found
 
     def with_candidate(self, cause: str, at: datetime) -> list[tuple[str, float]]:
         """The posterior if ``cause`` (not alerting, not yet a suspect) is a suspect too."""
@@ -298,7 +314,7 @@ class Belief:
             return self.posterior(at)
         self._new_suspect(cause)
         try:
-            return self.posterior(at)
+            return _normalise({c: v + self._quiet(c, at) for c, v in self.loglik.items()})
         finally:
             del self.loglik[cause]
             del self._hops[cause]
