@@ -177,3 +177,17 @@ def test_loghub_systems_are_told_apart_and_split_as_loghub_splits_them(corpora: 
                 same += ours["Content"].strip() == theirs["Content"].strip()
         # Apache's "[client ...]" is a header of its error log: split off here, kept by Loghub.
         assert same / len(lines) >= (0.98 if system == "Apache" else 0.995), system
+
+
+def test_json_formats_can_be_named(tmp_path: Path) -> None:
+    log = tmp_path / "app.jsonl"
+    log.write_text(
+        "\n".join(json.dumps({"msg": f"user {n} logged in", "level": "info"}) for n in range(3))
+        + "\n",
+        encoding="utf-8",
+    )
+    structured = tmp_path / "s.csv"
+    result = parse_file(log, TemplateMiner(), log_format="json-lines", structured=structured)
+    assert result.report.parsed == 3
+    rows = list(csv.DictReader(structured.open(encoding="utf-8")))
+    assert rows[0]["level"] == "info" and rows[0]["EventTemplate"] == "user <*> logged in"

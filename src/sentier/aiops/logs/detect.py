@@ -203,26 +203,29 @@ def resolve_format(text: str | None, sample: list[str]) -> Detection:
     named = catalogue().named(text)
     if named is not None:
         return Detection(named, named.title)
-    if text in (JsonLines.name, JournalExport.name):
-        return detect(sample, only=text) if sample else Detection(JsonLines(), JsonLines.title)
+    if text == JournalExport.name:
+        return Detection(JournalExport(keys=_journal_keys(sample)), JournalExport.title)
+    if text == JsonLines.name:
+        documents = [d for d in map(_object, sample) if d and any(k in d for k in MESSAGE_KEYS)]
+        return Detection(JsonLines(keys=_json_keys(documents)), JsonLines.title)
     compiled: LogFormat = compile_format(text)
     return Detection(compiled, f"given: {text}")
 
 
-def detect(sample: list[str], *, only: str | None = None) -> Detection:
+def detect(sample: list[str]) -> Detection:
     """The header format of the lines ``sample`` (the first lines of a file)."""
     config = catalogue()
     lines = [line for line in sample if line.strip()][: config.sample_lines]
     if not lines:
         return Detection(None, "none (no lines)")
     needed = max(1, -(-int(config.min_share * 1000) * len(lines) // 1000))
-    if only in (None, JournalExport.name) and _journal(lines):
+    if _journal(lines):
         return Detection(
             JournalExport(keys=_journal_keys(lines)), JournalExport.title, len(lines), len(lines)
         )
     objects = [_object(line) for line in lines]
     with_message = [o for o in objects if o is not None and any(k in o for k in MESSAGE_KEYS)]
-    if only in (None, JsonLines.name) and len(with_message) >= needed:
+    if len(with_message) >= needed:
         return Detection(
             JsonLines(keys=_json_keys(with_message)),
             JsonLines.title,

@@ -140,9 +140,8 @@ def parse_file(
     ``log_format``: a format in the Loghub notation, a name from ``header-formats.yaml``,
     ``none`` (whole lines are messages), or None / ``auto``: detected from the first lines.
     """
-    detection = resolve_format(
-        log_format, first_lines(path) if log_format in (None, "auto") else []
-    )
+    sampled = log_format in (None, "auto", "json-lines", "journald-export")
+    detection = resolve_format(log_format, first_lines(path) if sampled else [])
     compiled = detection.format
     report = ParseReport(str(path), headers=detection)
     numbers = array("L")
