@@ -135,7 +135,8 @@ def consume(
 @incidents_app.command("list")
 def list_(
     status: Annotated[
-        list[str] | None, typer.Option(help="open, acknowledged or resolved (repeatable).")
+        list[str] | None,
+        typer.Option(help="open, acknowledged, resolved or merged (repeatable)."),
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

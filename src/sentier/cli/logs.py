@@ -20,7 +20,11 @@ def parse(
         str | None,
         typer.Option(
             "--log-format",
-            help="Header format, e.g. '<Date> <Time> <Level> <Component>: <Content>'.",
+            help=(
+                "Header format, e.g. '<Date> <Time> <Level> <Component>: <Content>', or the "
+                "name of a known one (syslog-rfc3164, json-lines...; see `sentier logs "
+                "formats`), or 'none' (whole lines). Default: detected from the first lines."
+            ),
         ),
     ] = None,
     templates: Annotated[
@@ -96,6 +100,10 @@ def parse(
             f"{report.source}: {report.lines} lines, {report.parsed} parsed, "
             f"{report.malformed} malformed"
         )
+        if report.headers is not None:
+            found = report.headers
+            seen = f" ({found.matched} of the first {found.sampled} lines)" if found.sampled else ""
+            console.print(f"  headers: {found.title}{seen}", highlight=False)
         for example in report.examples:
             err_console.print(f"[yellow]malformed[/] {example}", highlight=False)
     table = Table(title=f"{len(ranked)} templates")
@@ -104,6 +112,31 @@ def parse(
     table.add_column("template")
     for template in ranked[:top]:
         table.add_row(f"E{template.id}", str(template.count), template.text)
+    console.print(table)
+
+
+@app.command("formats")
+def formats(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The header formats `logs parse` recognises by itself (or takes by name)."""
+    from sentier.aiops.logs.detect import JournalExport, JsonLines, catalogue
+
+    rows = [
+        {"name": f.name, "title": f.title, "example": f.matches[0]} for f in catalogue().formats
+    ]
+    rows += [
+        {"name": JsonLines.name, "title": JsonLines.title, "example": '{"msg": "started"}'},
+        {"name": JournalExport.name, "title": JournalExport.title, "example": "MESSAGE=started"},
+    ]
+    if json_output:
+        print_json(rows)
+        return
+    table = Table(title="header formats")
+    table.add_column("name")
+    table.add_column("what")
+    for row in rows:
+        table.add_row(row["name"], row["title"])
     console.print(table)
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sentier.aiops.alerts import FIRING, RESOLVED, Alert, Correlator, DependencyGraph
+from sentier.aiops.alerts import (
+    FIRING,
+    RESOLVED,
+    Alert,
+    Correlator,
+    DependencyGraph,
+    default_correlation,
+)
 from sentier.aiops.alerts.model import SEVERITY_WEIGHT
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -125,20 +133,28 @@ def test_a_lone_silent_dependency_is_a_lower_suspect() -> None:
 
 
 def test_a_lone_alert_whose_users_stay_quiet_points_at_what_it_uses() -> None:
-    # search is used by three services; if search itself had failed they would alert too.
+    # search is used by three services; if search itself had failed they would alert too
+    # (here they alert nine times in ten when what they use fails).
     graph = DependencyGraph.from_edges(
         [
             ("component:default/search", "resource:default/index"),
             *((f"component:default/user-{n}", "component:default/search") for n in range(3)),
         ]
     )
-    correlator = Correlator(graph)
+    model = replace(default_correlation().model, propagation=0.9)
+    correlator = Correlator(graph, replace(default_correlation(), model=model))
     correlator.process(alert("search", 0))
     (incident,) = correlator.finish()
     assert incident.root_cause == "resource:default/index"
     assert "0 of 3 entities using it directly alert" in " ".join(
         next(c for c in incident.root_causes if c["ref"].endswith("/search"))["reasons"]
     )
+    # With users that rarely alert, their silence says little, and the service is the bet.
+    model = replace(default_correlation().model, propagation=0.3)
+    correlator = Correlator(graph, replace(default_correlation(), model=model))
+    correlator.process(alert("search", 0))
+    (incident,) = correlator.finish()
+    assert incident.root_cause == "component:default/search"
 
 
 # A hub: kafka is used by everyone; two independent faults below it strike together.

@@ -55,7 +55,7 @@ def test_alerts_become_an_incident_with_its_cause_reasons_and_graph(
     assert report["new_alerts"] == 2 and len(report["incidents_opened"]) == 1
     listing = client.get("/api/v1/incidents?status=open", headers=tokens.header("viewer")).json()
     (item,) = listing["items"]
-    assert listing["counts"] == {"open": 1, "acknowledged": 0, "resolved": 0}
+    assert listing["counts"] == {"open": 1, "acknowledged": 0, "resolved": 0, "merged": 0}
     assert item["root_cause"] == "resource:default/orders-db"
     assert item["owner"] == "group:default/team-a1"
     detail = client.get(f"/api/v1/incidents/{item['key']}", headers=tokens.header("viewer"))
@@ -150,7 +150,7 @@ def test_who_may_ingest_and_acknowledge(
     assert {a.action for a in audit} == {"incident.ack", "alerts.ingest"}
     assert len(acked) == 2
     counts = client.get("/api/v1/incidents", headers=tokens.header("viewer")).json()["counts"]
-    assert counts == {"open": 0, "acknowledged": 2, "resolved": 0}
+    assert counts == {"open": 0, "acknowledged": 2, "resolved": 0, "merged": 0}
 
 
 def test_alerts_list_filters_and_pages(client: TestClient, tokens: Tokens) -> None:

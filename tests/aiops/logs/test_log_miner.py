@@ -101,3 +101,58 @@ def test_extra_masks_from_per_source_settings() -> None:
     settings = MinerSettings.from_dict({"extra_masks": [{"name": "job", "pattern": "job-[a-z]+"}]})
     _, texts = mine(["started job-alpha now", "started job-beta now"], settings)
     assert set(texts) == {"started <*> now"}
+
+
+CLOSE = [
+    "chrome.exe close, 0 bytes sent, 0 bytes received, lifetime 00:01",
+    "chrome.exe close, 1217 bytes (1.18 KB) sent, 0 bytes received, lifetime 00:03",
+    "chrome.exe close, 30 bytes sent, 5461 bytes (5.33 KB) received, lifetime <1 sec",
+    "chrome.exe close, 12 bytes sent, 90 bytes received, lifetime <1 sec",
+    "chrome.exe close, 2048 bytes (2.00 KB) sent, 4096 bytes (4.00 KB) received, lifetime 01:10",
+]
+
+
+def test_values_written_at_other_lengths_are_one_event() -> None:
+    # A size restated in parentheses, a duration with its unit: one value, however many words.
+    miner, texts = mine(CLOSE)
+    assert len(set(texts)) == 1 and len(miner) == 1
+    (template,) = miner.templates()
+    assert template.count == len(CLOSE)
+    assert (
+        template.text
+        == "chrome.exe close, <*> bytes <*> sent, <*> bytes <*> received, lifetime <*>"
+    )
+    for line in CLOSE:
+        assert parameters(template.text, line) is not None
+
+
+def test_words_added_next_to_a_value_still_make_another_event() -> None:
+    lines = [
+        "Failed password for root from 10.0.0.1 port 22 ssh2",
+        "Failed password for admin from 10.0.0.2 port 22 ssh2",
+        "Failed password for invalid user bob from 10.0.0.3 port 22 ssh2",
+        "authentication failure; rhost=10.0.0.4",
+        "authentication failure; rhost=10.0.0.5 user=root",
+        "Received block blk_1 of size 67108864 from 10.0.0.6",
+        "Received block blk_2 src: 10.0.0.7:50010 dest: 10.0.0.8:50010 of size 67108864",
+    ]
+    _, texts = mine(lines)
+    assert texts[0] == texts[1]
+    assert len({texts[1], texts[2]}) == 2
+    assert len({texts[3], texts[4]}) == 2
+    assert len({texts[5], texts[6]}) == 2
+
+
+def test_one_configuration_can_keep_lengths_apart() -> None:
+    _, texts = mine(CLOSE, MinerSettings(spread=0))
+    assert len(set(texts)) > 1
+
+
+def test_snapshot_keeps_values_of_other_lengths_together() -> None:
+    miner, _ = mine(CLOSE)
+    again = TemplateMiner.restore(miner.snapshot())
+    assert [t.text for t in again.templates()] == [t.text for t in miner.templates()]
+    assert (
+        again.add("chrome.exe close, 7 bytes sent, 1 bytes received, lifetime <1 sec").template_id
+        == miner.templates()[0].id
+    )

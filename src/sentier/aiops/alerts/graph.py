@@ -37,6 +37,7 @@ class DependencyGraph:
     _reach_cache: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
     _needs_cache: dict[str, frozenset[str]] = field(default_factory=dict)
     _directed_cache: dict[tuple[str, str, int], int | None] = field(default_factory=dict)
+    _counts_cache: dict[tuple[str, int], dict[int, int]] = field(default_factory=dict)
 
     @classmethod
     def from_edges(
@@ -133,6 +134,43 @@ class DependencyGraph:
                         seen.add(parent)
                         found[parent] = hops
                         following.append(parent)
+            if not following:
+                break
+            frontier = following
+        if len(self._reach_cache) > 50_000:
+            self._reach_cache.clear()
+        self._reach_cache[key] = found
+        return found
+
+    def hop_counts(self, ref: str, reach: int) -> dict[int, int]:
+        """How many entities need ``ref`` at each distance up to ``reach`` (cached)."""
+        key = (ref, reach)
+        cached = self._counts_cache.get(key)
+        if cached is None:
+            cached = {}
+            for hops in self.dependants_within(ref, reach).values():
+                cached[hops] = cached.get(hops, 0) + 1
+            if len(self._counts_cache) > 50_000:
+                self._counts_cache.clear()
+            self._counts_cache[key] = cached
+        return cached
+
+    def needs_within(self, ref: str, reach: int) -> dict[str, int]:
+        """Entities ``ref`` needs within ``reach`` entity hops, with their distance (APIs are
+        crossed for free and not listed)."""
+        key = (ref, -reach)  # shares the cache with dependants_within, apart by the sign
+        cached = self._reach_cache.get(key)
+        if cached is not None:
+            return cached
+        found: dict[str, int] = {}
+        frontier = [ref]
+        for hops in range(1, reach + 1):
+            following = []
+            for node in frontier:
+                for needed in sorted(self._direct_needs(node)):
+                    if needed != ref and needed not in found:
+                        found[needed] = hops
+                        following.append(needed)
             if not following:
                 break
             frontier = following

@@ -13,24 +13,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from sentier import events
 from sentier.aiops.alerts.correlate import (
     ACKNOWLEDGED,
     ACTIVE,
+    MERGED,
     AlertRecord,
     CorrelationSettings,
     Correlator,
     IncidentRecord,
 )
 from sentier.aiops.alerts.graph import DependencyGraph, graph_from_catalog
-from sentier.aiops.alerts.model import Alert
+from sentier.aiops.alerts.model import RESOLVED, Alert
 from sentier.aiops.alerts.normalise import sort_for_replay
 from sentier.aiops.errors import AIOpsError
 from sentier.events.types import (
     AIOPS_INCIDENT_ACKNOWLEDGED,
+    AIOPS_INCIDENT_MERGED,
     AIOPS_INCIDENT_OPENED,
     AIOPS_INCIDENT_REOPENED,
     AIOPS_INCIDENT_RESOLVED,
@@ -113,12 +115,16 @@ def _incident_from_row(row: Incident) -> IncidentRecord:
     )
 
 
-def _load(session: Session, correlator: Correlator, fingerprints: set[str]) -> None:
-    """The state a batch needs: active incidents with their alerts, and the latest occurrence
-    of every fingerprint in the batch (with its incident, to reopen it if it flaps)."""
-    incident_rows = {
-        row.id: row for row in session.scalars(select(Incident).where(Incident.status.in_(ACTIVE)))
-    }
+def _load(
+    session: Session, correlator: Correlator, fingerprints: set[str], since: datetime | None
+) -> None:
+    """The state a batch needs: active incidents and those resolved since ``since`` (a late
+    victim still joins them) with their alerts, and the latest occurrences of every
+    fingerprint in the batch (with their incidents, to reopen one if it flaps)."""
+    recent: ColumnElement[bool] = Incident.status.in_(ACTIVE)
+    if since is not None:
+        recent = or_(recent, (Incident.status == RESOLVED) & (Incident.updated_at >= since))
+    incident_rows = {row.id: row for row in session.scalars(select(Incident).where(recent))}
     alert_rows = (
         list(session.scalars(select(AlertRow).where(AlertRow.incident_id.in_(list(incident_rows)))))
         if incident_rows
@@ -190,17 +196,21 @@ def ingest_alerts(
     serialise_ingestion(session)
     graph = graph or graph_from_catalog(session)
     correlator = Correlator(graph, settings)
-    _load(session, correlator, {a.fingerprint for a in batch})
-    touched: dict[str, AlertRecord] = {}
+    earliest = min((a.starts_at for a in batch), default=None)
+    since = earliest - correlator.settings.horizon if earliest is not None else None
+    _load(session, correlator, {a.fingerprint for a in batch}, since)
     for alert in batch:
         outcome = correlator.process(alert)
         result.outcomes[outcome.kind] += 1
-        if outcome.record is not None and outcome.record.changed:
-            touched[f"{id(outcome.record)}"] = outcome.record
-            if outcome.kind == "new" and outcome.record.alert.entity is None:
-                result.unresolved += 1
+        if (
+            outcome.kind in ("new", "orphan-resolution")
+            and outcome.record is not None
+            and outcome.record.alert.entity is None
+        ):
+            result.unresolved += 1
+    changed = [r for r in correlator.records() if r.changed]
     incidents = correlator.finish()
-    _save(session, correlator, list(touched.values()), incidents, result)
+    _save(session, correlator, changed, incidents, result)
     return result
 
 
@@ -211,6 +221,15 @@ def _save(
     incidents: list[IncidentRecord],
     result: IngestResult,
 ) -> None:
+    for record in correlator.dropped:
+        # A stored occurrence that a late notification showed to be a flap of an earlier one:
+        # its spells now belong to that one, so its own row goes.
+        if record.id is not None:
+            stale = session.get(AlertRow, record.id)
+            if stale is not None:
+                session.delete(stale)
+    correlator.dropped.clear()
+    session.flush()
     rows: dict[str, Incident] = {}
     for incident in incidents:
         row = session.get(Incident, incident.id) if incident.id else None
@@ -228,6 +247,7 @@ def _save(
             alert_row = AlertRow(fingerprint=record.alert.fingerprint, starts_at=record.first_at)
             session.add(alert_row)
         alert = record.alert
+        alert_row.starts_at = record.first_at
         alert_row.source = alert.source
         alert_row.name = alert.name
         alert_row.status = record.status
@@ -259,14 +279,17 @@ def _save(
             )
         incident.timeline.clear()
         data = summary(row)
+        if incident.merged_into:
+            data["merged_into"] = incident.merged_into
         for change, event_type in (
             ("opened", AIOPS_INCIDENT_OPENED),
             ("reopened", AIOPS_INCIDENT_REOPENED),
             ("resolved", AIOPS_INCIDENT_RESOLVED),
+            ("merged", AIOPS_INCIDENT_MERGED),
         ):
             if change in incident.changes:
                 pending.append(events.PendingEvent(event_type, _subject(row), data, row.owner_ref))
-        if incident.changes and not incident.changes & {"opened", "reopened", "resolved"}:
+        if incident.changes and not incident.changes & {"opened", "reopened", "resolved", "merged"}:
             pending.append(
                 events.PendingEvent(AIOPS_INCIDENT_UPDATED, _subject(row), data, row.owner_ref)
             )
@@ -334,10 +357,13 @@ def list_incidents(
     owners: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Incidents, newest first; ``entity``: only those it alerted in or is the root cause of;
-    ``owners``: only those whose likely root cause one of these groups owns."""
+    ``owners``: only those whose likely root cause one of these groups owns. Incidents merged
+    into another (emptied by a regrouping) are listed only when their status is asked for."""
     query = select(Incident)
     if statuses:
         query = query.where(Incident.status.in_(list(statuses)))
+    else:
+        query = query.where(Incident.status != MERGED)
     if entity:
         ref = entity.lower()
         alerted = select(AlertRow.incident_id).where(AlertRow.entity_ref == ref)

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from sentier.aiops.alerts.graph import DependencyGraph
+from sentier.aiops.alerts.likelihood import JoinModel, default_model
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,21 @@ class RootCauseSettings:
 
 @lru_cache(maxsize=1)
 def default_root_cause() -> RootCauseSettings:
+    """The propagation model's learned values (``model:``) with the ranking's own choices."""
     text = resources.files("sentier.aiops.alerts").joinpath("correlation.yaml").read_text()
     data = (yaml.safe_load(text) or {}).get("root_cause") or {}
-    silent = data.get("silent") or {}
+    return settings_from(default_model(), data)
+
+
+def settings_from(model: JoinModel, data: Mapping[str, Any] | None = None) -> RootCauseSettings:
+    """Ranking settings sharing ``model``'s propagation, reach, silences and stray chance."""
+    data = data or {}
     return RootCauseSettings(
-        propagation=float(data.get("propagation", 0.75)),
-        reach=int(data.get("reach", 3)),
-        silent=tuple(sorted((str(k), float(v)) for k, v in silent.items() if k != "other")),
-        silent_other=float(silent.get("other", 0.1)),
-        stray=float(data.get("stray", 0.02)),
+        propagation=model.propagation,
+        reach=model.reach,
+        silent=model.silent,
+        silent_other=model.silent_other,
+        stray=model.stray,
         late=float(data.get("late", 0.5)),
         lag_seconds=float(data.get("lag_seconds", 60.0)),
         strength=float(data.get("strength", 0.5)),
@@ -143,7 +150,8 @@ def _explain(
     else:
         ll += math.log(silent)
         reasons.append("not alerting itself (unmonitored?), but alerting entities use it")
-    below = [e for e in others if ref in graph.dependants_within(e, settings.reach)]
+    needed = graph.needs_within(ref, settings.reach)
+    below = [e for e in others if e in needed]
     if below:
         reasons.append(f"it depends on alerting {', '.join(sorted(_name(e) for e in below)[:3])}")
     return ll, reasons

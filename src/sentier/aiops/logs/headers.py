@@ -8,6 +8,7 @@ mark optional parts as ``(...)?``; both are understood, so its published formats
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sentier.aiops.errors import AIOpsError
@@ -27,6 +28,10 @@ class LogFormat:
         """The line's fields, or None when the line does not have this header."""
         found = self.regex.match(line)
         return found.groupdict(default="") if found else None
+
+    def records(self, lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+        """One record per line, numbered from 1 (multi-line formats override this)."""
+        return enumerate(lines, start=1)
 
 
 def compile_format(text: str) -> LogFormat:

@@ -19,7 +19,7 @@ to a million lines). This miner:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,10 @@ class MinerSettings:
     # ...or when several of its words were seen only a few times (an open vocabulary's tail).
     rare_lines: int = 3
     rare_values: int = 2
+    # A line of another length joins a template whose words it repeats, when every stretch
+    # where they differ holds or touches a value (a value may span words: "1217 bytes
+    # (1.1 KB)", "<1 sec"), up to this many words apart in length (0: never).
+    spread: int = 6
     max_templates: int = 20_000
     max_members: int = 400
     max_cache: int = 200_000
@@ -64,6 +68,7 @@ class MinerSettings:
             "similarity": self.similarity,
             "open_values": self.open_values,
             "repeats": self.repeats,
+            "spread": self.spread,
             "max_templates": self.max_templates,
             "max_members": self.max_members,
             "max_cache": self.max_cache,
@@ -78,6 +83,7 @@ class MinerSettings:
                 similarity=float(data.get("similarity", defaults.similarity)),
                 open_values=int(data.get("open_values", defaults.open_values)),
                 repeats=float(data.get("repeats", defaults.repeats)),
+                spread=int(data.get("spread", defaults.spread)),
                 max_templates=int(data.get("max_templates", defaults.max_templates)),
                 max_members=int(data.get("max_members", defaults.max_members)),
                 max_cache=int(data.get("max_cache", defaults.max_cache)),
@@ -170,6 +176,11 @@ class TemplateMiner:
         self._next_member = 1
         self._next_template = 1
         self.lines = 0
+        # Families whose lines are, word for word, another template with values of other
+        # lengths: family id -> that template's id (see _align).
+        self._alias: dict[int, int] = {}
+        self._merged: dict[int, Template] = {}  # representative id -> merged view (cached)
+        self._by_word: dict[str, set[int]] = {}  # constant word -> families it began in
 
     # -- the stream -----------------------------------------------------------------------
 
@@ -190,6 +201,9 @@ class TemplateMiner:
             self._refresh(family)
         template = member.template
         assert template is not None
+        alias = self._alias.get(family.id)
+        if alias is not None:
+            return Mined(alias, template.text, member.id)
         return Mined(template.id, template.text, member.id)
 
     def _place(self, masked: str) -> _Member:
@@ -197,6 +211,10 @@ class TemplateMiner:
         family = self._best_family(tokens)
         if family is None:
             family = self._new_family(tokens)
+            target = self._other_length(tokens) if self.settings.spread else None
+            if target is not None:
+                self._alias[family.id] = target
+                self._merged.pop(target, None)
         else:
             merged = self._merge(family.tokens, tokens)
             if merged != family.tokens:
@@ -251,7 +269,81 @@ class TemplateMiner:
         self._next_family += 1
         self._families[family.id] = family
         self._by_length.setdefault(len(tokens), []).append(family)
+        self._index_words(family)
         return family
+
+    def _index_words(self, family: _Family) -> None:
+        # Merging only ever turns words into wildcards, so the words a family began with are
+        # a superset of its constant words: enough to find candidates.
+        if self.settings.spread:
+            for word in set(family.tokens):
+                if WILDCARD not in word:
+                    self._by_word.setdefault(word, set()).add(family.id)
+
+    # -- values spanning several words ----------------------------------------------------------
+
+    def _other_length(self, tokens: list[str]) -> int | None:
+        """The template of another length this line repeats word for word, but for values of
+        other lengths (its representative id), or None. Only families sharing enough of its
+        constant words (found through an index of words) are aligned with it."""
+        settings = self.settings
+        constants = {t for t in tokens if WILDCARD not in t}
+        if not constants:
+            return None
+        shared: dict[int, int] = {}
+        for word in constants:
+            for family_id in self._by_word.get(word, ()):
+                shared[family_id] = shared.get(family_id, 0) + 1
+        needed = settings.similarity * len(constants)
+        best: tuple[int, int] | None = None
+        length = len(tokens)
+        for family_id, count in shared.items():
+            family = self._families.get(family_id)
+            if (
+                family is None
+                or count < needed
+                or family.id in self._alias
+                or len(family.tokens) == length
+                or abs(len(family.tokens) - length) > settings.spread
+            ):
+                continue
+            for template in family.views.values():
+                matched = _align(template.tokens, tokens, settings.similarity)
+                if matched is not None and (best is None or matched > best[0]):
+                    best = (matched, template.id)
+        return best[1] if best else None
+
+    def _representative(self, member: _Member) -> Template | None:
+        """The template a line finally belongs to, values of other lengths merged in."""
+        template = member.template
+        if template is None:
+            return None
+        target = self._alias.get(member.family.id)
+        if target is None:
+            grouped = [f for f, t in self._alias.items() if t == template.id]
+            return self._merged_view(template.id) if grouped else template
+        return self._merged_view(target)
+
+    def _merged_view(self, target: int) -> Template | None:
+        cached = self._merged.get(target)
+        if cached is not None:
+            return cached
+        own = next(
+            (t for f in self._families.values() for t in f.views.values() if t.id == target), None
+        )
+        if own is None:
+            return None
+        tokens, count = list(own.tokens), own.count
+        for family_id, alias in sorted(self._alias.items()):
+            family = self._families.get(family_id)
+            if alias != target or family is None:
+                continue
+            for view in family.views.values():
+                tokens = _merge_aligned(tokens, view.tokens, self._merge_token)
+                count += view.count
+        merged = Template(target, tokens, count)
+        self._merged[target] = merged
+        return merged
 
     # -- judging columns ------------------------------------------------------------------------
 
@@ -341,6 +433,8 @@ class TemplateMiner:
                 member.template_id = template_id
         family.views = views
         family.dirty = False
+        if self._merged:
+            self._merged.clear()
         family.refresh_at = max(family.count * 2, family.count + 16)
 
     def refresh(self) -> None:
@@ -377,6 +471,11 @@ class TemplateMiner:
         for family in self._families.values():
             self._by_length.setdefault(len(family.tokens), []).append(family)
         self._cache = {k: m for k, m in self._cache.items() if m.family.id in self._families}
+        self._alias = {f: t for f, t in self._alias.items() if f in self._families}
+        self._merged.clear()
+        self._by_word = {}
+        for family in self._families.values():
+            self._index_words(family)
         self._members = {k: m for k, m in self._members.items() if m.family.id in self._families}
 
     def _shrink_cache(self) -> None:
@@ -386,17 +485,26 @@ class TemplateMiner:
     # -- reading the state ------------------------------------------------------------------
 
     def templates(self) -> list[Template]:
-        """Current templates by id."""
-        found = [t for f in self._families.values() for t in f.views.values()]
+        """Current templates by id (those of other lengths merged into the one they repeat)."""
+        found: list[Template] = []
+        for family in self._families.values():
+            if family.id in self._alias:
+                continue
+            for template in family.views.values():
+                if any(t == template.id for t in self._alias.values()):
+                    merged = self._merged_view(template.id)
+                    found.append(merged if merged is not None else template)
+                else:
+                    found.append(template)
         return sorted(found, key=lambda t: t.id)
 
     def template_of(self, signature: int) -> Template | None:
         """The current template of a line, by the ``signature`` ``add`` returned."""
         member = self._members.get(signature)
-        return member.template if member else None
+        return self._representative(member) if member else None
 
     def __len__(self) -> int:
-        return sum(len(f.views) for f in self._families.values())
+        return sum(len(f.views) for f in self._families.values() if f.id not in self._alias)
 
     def __iter__(self) -> Iterator[Template]:
         return iter(self.templates())
@@ -410,6 +518,7 @@ class TemplateMiner:
             "settings": self.settings.as_dict(),
             "lines": self.lines,
             "next": [self._next_family, self._next_member, self._next_template],
+            "aliases": [[f, t] for f, t in sorted(self._alias.items())],
             "families": [
                 {
                     "id": f.id,
@@ -450,17 +559,138 @@ class TemplateMiner:
                     raise AIOpsError("a family without members", field=f"families[{index}]")
                 miner._families[family.id] = family
                 miner._by_length.setdefault(len(tokens), []).append(family)
+                miner._index_words(family)
                 miner._refresh(family)
+            miner._alias = {int(f): int(t) for f, t in data.get("aliases", [])}
         except (KeyError, TypeError, ValueError) as error:
             raise AIOpsError(f"bad template snapshot: {error}", field="families") from error
         return miner
 
 
+def _variable(token: str) -> bool:
+    return WILDCARD in token
+
+
+def _alignment(a: list[str], b: list[str]) -> list[tuple[int, int]]:
+    """Longest common subsequence of two token lists: equal words, or two values."""
+    rows, cols = len(a), len(b)
+    table = [[0] * (cols + 1) for _ in range(rows + 1)]
+    for i in range(rows - 1, -1, -1):
+        for j in range(cols - 1, -1, -1):
+            x, y = a[i], b[j]
+            if x == y or (_variable(x) and _variable(y)):
+                table[i][j] = table[i + 1][j + 1] + 1
+            else:
+                table[i][j] = max(table[i + 1][j], table[i][j + 1])
+    pairs: list[tuple[int, int]] = []
+    i = j = 0
+    while i < rows and j < cols:
+        x, y = a[i], b[j]
+        if (x == y or (_variable(x) and _variable(y))) and table[i][j] == table[i + 1][j + 1] + 1:
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+        elif table[i + 1][j] >= table[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+def _gaps(
+    a: list[str], b: list[str], pairs: list[tuple[int, int]]
+) -> Iterator[tuple[list[str], list[str], bool, bool]]:
+    """The stretches where ``a`` and ``b`` differ, each side with whether a value precedes it."""
+    previous = (-1, -1)
+    for pair in [*pairs, (len(a), len(b))]:
+        left, right = a[previous[0] + 1 : pair[0]], b[previous[1] + 1 : pair[1]]
+        if left or right:
+            after_a = previous[0] >= 0 and _variable(a[previous[0]])
+            after_b = previous[1] >= 0 and _variable(b[previous[1]])
+            yield left, right, after_a, after_b
+        previous = pair
+
+
+_UNIT = re.compile(r"[A-Za-z]{1,5}[),;.]?")  # "sec", "KB)", "ms," (not "src:", a label)
+
+
+def _value_stretch(tokens: list[str], after_value: bool) -> bool:
+    """Whether ``tokens`` (where two lines differ) is part of a value: values, a parenthesised
+    group holding a value ("(<*> KB)"), or one short unit word right after a value ("sec")."""
+    index = 0
+    previous_is_value = after_value
+    while index < len(tokens):
+        token = tokens[index]
+        if _variable(token):
+            index, previous_is_value = index + 1, True
+            continue
+        if token.startswith("("):
+            end = index
+            while end < len(tokens) and not tokens[end].endswith(")"):
+                end += 1
+            group = tokens[index : end + 1]
+            if end == len(tokens) or not any(_variable(t) for t in group):
+                return False
+            index, previous_is_value = end + 1, True
+            continue
+        if previous_is_value and _UNIT.fullmatch(token):
+            index, previous_is_value = index + 1, False
+            continue
+        return False
+    return True
+
+
+def _align(template: list[str], tokens: list[str], similarity: float) -> int | None:
+    """How many words ``tokens`` shares with ``template`` when the two are the same event with
+    values written at other lengths, or None when they are not.
+
+    They are when most of each one's constant words appear in the other, in order, and every
+    stretch where they differ is part of a value on both sides: a value, a parenthesised
+    group holding one, one short unit word after one. So "<*> bytes (<*> KB) sent" is
+    "<*> bytes sent" with the size restated, and "lifetime <*> sec" is "lifetime <*>:<*>";
+    but "for invalid user <*>" is not "for <*>", nor "rhost=<*> user=<*>" "rhost=<*>":
+    words, even next to a value, make another event.
+    """
+    pairs = _alignment(template, tokens)
+    shared = sum(1 for i, _ in pairs if not _variable(template[i]))
+    if not shared:
+        return None
+    for side in (template, tokens):
+        constants = sum(1 for t in side if not _variable(t))
+        if shared < similarity * constants:
+            return None
+    for left, right, after_left, after_right in _gaps(template, tokens, pairs):
+        if not (_value_stretch(left, after_left) and _value_stretch(right, after_right)):
+            return None
+    return len(pairs)
+
+
+def _merge_aligned(
+    template: list[str], tokens: list[str], merge_token: Callable[[str, str], str]
+) -> list[str]:
+    """``template`` generalised by ``tokens``: each stretch where they differ is one value."""
+    pairs = _alignment(template, tokens)
+    out: list[str] = []
+    previous = (-1, -1)
+    for pair in [*pairs, (len(template), len(tokens))]:
+        gap = pair[0] - previous[0] > 1 or pair[1] - previous[1] > 1
+        if gap and not (out and out[-1] == WILDCARD):
+            out.append(WILDCARD)
+        if pair[0] < len(template):
+            x, y = template[pair[0]], tokens[pair[1]]
+            token = x if x == y else merge_token(x, y)
+            if not (token == WILDCARD and out and out[-1] == WILDCARD):
+                out.append(token)
+        previous = pair
+    return out
+
+
 def parameters(template: str, content: str) -> list[str] | None:
-    """The values of ``template``'s ``<*>`` in ``content``; None when it does not fit."""
+    """The values of ``template``'s ``<*>`` in ``content``; None when it does not fit. A
+    ``<*>`` standing as a word of its own may be empty (a value some lines leave out, such as
+    a size restated in parentheses): its value is then ``""``."""
     pattern = _template_regex(template)
     found = pattern.match(" ".join(content.split()))
-    return list(found.groups()) if found else None
+    return [g or "" for g in found.groups()] if found else None
 
 
 _regex_cache: dict[str, re.Pattern[str]] = {}
@@ -469,8 +699,15 @@ _regex_cache: dict[str, re.Pattern[str]] = {}
 def _template_regex(template: str) -> re.Pattern[str]:
     pattern = _regex_cache.get(template)
     if pattern is None:
-        pieces = [re.escape(piece) for piece in template.split(WILDCARD)]
-        pattern = re.compile("^" + "(.*?)".join(pieces) + "$", re.DOTALL)
+        parts = []
+        for index, token in enumerate(template.split(" ")):
+            if token == WILDCARD:
+                parts.append("(?:(.*?) )?" if index == 0 else "(?: (.*?))?")
+                continue
+            piece = "(.*?)".join(re.escape(p) for p in token.split(WILDCARD))
+            lead = index > 0 and not (index == 1 and template.startswith(WILDCARD + " "))
+            parts.append((" " if lead else "") + piece)
+        pattern = re.compile("^" + "".join(parts) + "$", re.DOTALL)
         if len(_regex_cache) > 10_000:
             _regex_cache.clear()
         _regex_cache[template] = pattern

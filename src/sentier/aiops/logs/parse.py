@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from sentier.aiops.errors import AIOpsError
-from sentier.aiops.logs.headers import LogFormat, compile_format
+from sentier.aiops.logs.detect import Detection, HeaderFormat, catalogue, resolve_format
 from sentier.aiops.logs.miner import Mined, MinerSettings, TemplateMiner
 
 MAX_EXAMPLES = 20
@@ -40,6 +40,7 @@ class ParseReport:
     parsed: int = 0
     malformed: int = 0
     examples: list[AIOpsError] = field(default_factory=list)
+    headers: Detection | None = None
 
     def note_malformed(self, line: int, text: str, reason: str) -> None:
         self.malformed += 1
@@ -54,6 +55,7 @@ class ParseReport:
             "parsed": self.parsed,
             "malformed": self.malformed,
             "examples": [str(e) for e in self.examples],
+            "headers": self.headers.as_dict() if self.headers else None,
         }
 
 
@@ -68,10 +70,11 @@ def parse_stream(
     lines: Iterable[str],
     miner: TemplateMiner,
     report: ParseReport,
-    log_format: LogFormat | None = None,
+    log_format: HeaderFormat | None = None,
 ) -> Iterator[ParsedLine]:
-    """Mine each line; header-less lines go to ``report`` and are skipped."""
-    for number, text in enumerate(lines, start=1):
+    """Mine each record's message; header-less ones go to ``report`` and are skipped."""
+    records = log_format.records(lines) if log_format else enumerate(lines, start=1)
+    for number, text in records:
         report.lines += 1
         if log_format is None:
             fields: dict[str, str] = {}
@@ -88,6 +91,20 @@ def parse_stream(
             continue
         report.parsed += 1
         yield ParsedLine(number, fields, content, miner.add(content))
+
+
+def first_lines(path: Path, count: int | None = None) -> list[str]:
+    """The first lines of a file, to tell its header format from."""
+    wanted = count or catalogue().sample_lines
+    found: list[str] = []
+    try:
+        for line in read_lines(path):
+            found.append(line)
+            if len(found) >= wanted:
+                break
+    except OSError as error:
+        raise AIOpsError(f"cannot read: {error}", file=str(path)) from error
+    return found
 
 
 def load_settings(path: Path) -> MinerSettings:
@@ -118,9 +135,15 @@ def parse_file(
     structured: Path | None = None,
     templates: Path | None = None,
 ) -> FileResult:
-    """Mine a whole file; optionally write the structured and templates CSVs (Loghub style)."""
-    compiled = compile_format(log_format) if log_format else None
-    report = ParseReport(str(path))
+    """Mine a whole file; optionally write the structured and templates CSVs (Loghub style).
+
+    ``log_format``: a format in the Loghub notation, a name from ``header-formats.yaml``,
+    ``none`` (whole lines are messages), or None / ``auto``: detected from the first lines.
+    """
+    sampled = log_format in (None, "auto", "json-lines", "journald-export")
+    detection = resolve_format(log_format, first_lines(path) if sampled else [])
+    compiled = detection.format
+    report = ParseReport(str(path), headers=detection)
     numbers = array("L")
     signatures = array("L")
     try:
@@ -145,25 +168,26 @@ def event_id(template_id: int) -> str:
 def _write_structured(
     source: Path,
     target: Path,
-    log_format: LogFormat | None,
+    log_format: HeaderFormat | None,
     miner: TemplateMiner,
     numbers: array[int],
     signatures: array[int],
 ) -> None:
     header_fields = [f for f in (log_format.fields if log_format else ()) if f != "Content"]
     target.parent.mkdir(parents=True, exist_ok=True)
+    lines = read_lines(source)
+    records = log_format.records(lines) if log_format else enumerate(lines, start=1)
     with target.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["LineId", *header_fields, "Content", "EventId", "EventTemplate"])
         wanted = iter(zip(numbers, signatures, strict=True))
         next_wanted = next(wanted, None)
-        for number, text in enumerate(read_lines(source), start=1):
+        for number, text in records:
             if next_wanted is None:
                 break
             if number != next_wanted[0]:
                 continue
-            fields = log_format.split(text) if log_format else {}
-            fields = fields or {}
+            fields = (log_format.split(text) if log_format else None) or {}
             content = fields.get("Content", text).strip() if log_format else text.strip()
             template = miner.template_of(next_wanted[1])
             writer.writerow(

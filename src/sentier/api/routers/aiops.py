@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["aiops"])
 background.STARTERS.append(start_alert_consumer)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
-IncidentStatus = Literal["open", "acknowledged", "resolved"]
+IncidentStatus = Literal["open", "acknowledged", "resolved", "merged"]
 AlertStatus = Literal["firing", "resolved"]
 IncidentKey = Annotated[
     str,

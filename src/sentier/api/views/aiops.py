@@ -22,7 +22,7 @@ from sentier.auth import Principal
 from sentier.catalog import descendant_groups, parse_ref
 from sentier.store.models import Entity
 
-INCIDENT_STATUSES = ("open", "acknowledged", "resolved")
+INCIDENT_STATUSES = ("open", "acknowledged", "resolved", "merged")
 ALERT_STATUSES = ("firing", "resolved")
 # How many ranked suspects the affected graph shows beside the alerting entities.
 GRAPH_SUSPECTS = 3

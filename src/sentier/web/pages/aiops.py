@@ -28,7 +28,7 @@ def incidents(
     request: Request,
     principal: WebUser,
     session: DB,
-    status: Annotated[Literal["open", "acknowledged", "resolved"] | None, Query()] = None,
+    status: Annotated[Literal["open", "acknowledged", "resolved", "merged"] | None, Query()] = None,
 ) -> HTMLResponse:
     page = views.incidents_page(session, statuses=[status] if status else [], limit=100)
     query = urlencode({"status": status}) if status else ""
