@@ -7,6 +7,7 @@ from sentier.api.routers import (
     aiops,
     backstage,
     catalog,
+    detect,
     events,
     finops,
     greenops,
@@ -26,4 +27,5 @@ ROUTERS: list[APIRouter] = [
     events.router,
     greenops.router,
     finops.router,
+    detect.router,
 ]
