@@ -26,6 +26,8 @@ SAMPLE_YEAR = 2026  # syslog samples carry no year
 
 @dataclass
 class TestOutcome:
+    __test__ = False  # not a pytest test class
+
     file: str
     test: str
     rule: str
@@ -62,7 +64,7 @@ class TestOutcome:
         }
 
 
-def tests_file(rule_file: Path) -> Path:
+def samples_file(rule_file: Path) -> Path:
     return rule_file.with_name(rule_file.name.rsplit(".", 1)[0] + TESTS_SUFFIX)
 
 
@@ -104,7 +106,7 @@ def run_file_tests(rule_file: Path) -> list[TestOutcome]:
     ruleset = load_rules([rule_file])
     if ruleset.refused:
         return [TestOutcome(where, "(load)", "", True, 0, 0, str(ruleset.refused[0]))]
-    path = tests_file(rule_file)
+    path = samples_file(rule_file)
     if not path.is_file():
         return [TestOutcome(where, "(tests)", "", True, 0, 0, f"no samples: {path.name}")]
     try:
@@ -167,4 +169,4 @@ def run_rule_tests(paths: list[Path]) -> list[TestOutcome]:
     return outcomes
 
 
-__all__ = ["TestOutcome", "run_file_tests", "run_rule_tests", "sample_records", "tests_file"]
+__all__ = ["TestOutcome", "run_file_tests", "run_rule_tests", "sample_records", "samples_file"]
