@@ -243,18 +243,12 @@ def _lines(node: yaml.Node, path: tuple[str, ...], out: dict[tuple[str, ...], in
             _lines(item, (*path, str(index)), out)
 
 
-def _no_aliases(node: yaml.Node) -> bool:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if getattr(current, "anchor", None):
-            return False
-        if isinstance(current, yaml.MappingNode):
-            for key, value in current.value:
-                stack.extend((key, value))
-        elif isinstance(current, yaml.SequenceNode):
-            stack.extend(current.value)
-    return True
+def _first_alias(text: str) -> int | None:
+    """The line of the first YAML alias (``*name``) of ``text``, None when it has none."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            return int(event.start_mark.line) + 1
+    return None
 
 
 @dataclass
@@ -281,6 +275,11 @@ def read_documents(path: Path) -> list[Document]:
     except OSError as error:
         raise DetectError(f"cannot read: {error.strerror or error}", file=where) from error
     try:
+        alias = _first_alias(text)
+        if alias is not None:
+            raise DetectError(
+                "YAML anchors and aliases are not accepted in rules", file=where, line=alias
+            )
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -293,12 +292,6 @@ def read_documents(path: Path) -> list[Document]:
     for node in nodes:
         if node is None:
             continue
-        if not _no_aliases(node):
-            raise DetectError(
-                "YAML anchors and aliases are not accepted in rules",
-                file=where,
-                line=node.start_mark.line + 1,
-            )
         data = yaml.SafeLoader(text).construct_document(node)
         lines: dict[tuple[str, ...], int] = {}
         _lines(node, (), lines)
