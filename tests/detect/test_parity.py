@@ -47,8 +47,10 @@ def test_stream_and_sql_agree_on_every_shipped_rule() -> None:
 @pytest.mark.corpora
 def test_stream_and_sql_agree_on_the_linux_logs(corpora: Path) -> None:
     ruleset = load_rules([corpora / "sigma" / "rules" / "linux"], shipped=True)
-    logs = [corpora / "loghub-2k" / "Linux" / "Linux_2k.log",
-            corpora / "loghub-2k" / "OpenSSH" / "OpenSSH_2k.log"]
+    logs = [
+        corpora / "loghub-2k" / "Linux" / "Linux_2k.log",
+        corpora / "loghub-2k" / "OpenSSH" / "OpenSSH_2k.log",
+    ]
     records = read_log_files(logs, year=2005)
     stream, sql = _both(ruleset, records)
     assert sorted(d.key for d in stream) == sorted(d.key for d in sql)

@@ -47,13 +47,25 @@ def test_a_sample_that_does_not_match_fails(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        (GOOD.replace("Image|endswith", "Image|endswidth"), ":6: detection.selection.Image|endswidth:"),
-        (GOOD.replace("condition: selection", "condition: selection and other"), ":7: detection.condition:"),
-        (GOOD.replace("Image|endswith: /bin/sh", "Image|re: '(open'"), ":6: detection.selection.Image|re:"),
+        (
+            GOOD.replace("Image|endswith", "Image|endswidth"),
+            ":6: detection.selection.Image|endswidth:",
+        ),
+        (
+            GOOD.replace("condition: selection", "condition: selection and other"),
+            ":7: detection.condition:",
+        ),
+        (
+            GOOD.replace("Image|endswith: /bin/sh", "Image|re: '(open'"),
+            ":6: detection.selection.Image|re:",
+        ),
         (GOOD.replace("id: 11111111-2222-3333-4444-555555555555", "id: nope"), ":2: id:"),
         (GOOD.replace("level: high", "level: severe"), ":8: level:"),
         (GOOD.replace("    Image|endswith: /bin/sh", "    Image: [a, b"), "invalid YAML"),
-        (GOOD.replace("Image|endswith: /bin/sh", "Image|minute: 5"), "detection.selection.Image|minute"),
+        (
+            GOOD.replace("Image|endswith: /bin/sh", "Image|minute: 5"),
+            "detection.selection.Image|minute",
+        ),
     ],
 )
 def test_a_broken_rule_is_refused_with_its_location(tmp_path: Path, text: str, where: str) -> None:
@@ -85,7 +97,9 @@ def test_a_correlation_naming_an_unknown_rule_is_refused_at_its_line(tmp_path: P
         "  rules: [missing]\n  group-by: [host]\n  timespan: 5m\n  condition: {gte: 3}\n"
     )
     refused = [str(e) for e in load_rules([tmp_path]).refused]
-    assert refused == [f"{tmp_path / 'c.yml'}:5: correlation.rules: refers to missing, which is not a loaded detection rule"]
+    assert refused == [
+        f"{tmp_path / 'c.yml'}:5: correlation.rules: refers to missing, which is not a loaded detection rule"
+    ]
 
 
 def test_level_tags_and_attack_ids_are_kept() -> None:

@@ -306,8 +306,14 @@ def suppress_add(
     with session_scope(open_store()) as session:
         try:
             created = add_suppression(
-                session, rule_id=rule_id, reason=reason, expires_at=expires_at, created_by=by,
-                entity_ref=entity, match=match, now=now,
+                session,
+                rule_id=rule_id,
+                reason=reason,
+                expires_at=expires_at,
+                created_by=by,
+                entity_ref=entity,
+                match=match,
+                now=now,
             )
         except DetectError as error:
             fail(str(error), 2)

@@ -65,7 +65,9 @@ def store_records(
             path = staging / f"{day}-{slice_id}.parquet"
             pq.write_table(records_table(items), path)
             relative = str(path.relative_to(dataset.root))
-            replacements[(day, slice_id)] = Slice({TABLE: [relative]}, len(items), {"source": source})
+            replacements[(day, slice_id)] = Slice(
+                {TABLE: [relative]}, len(items), {"source": source}
+            )
         dataset.commit(replacements)
     _remove_empty(staging)
     return {

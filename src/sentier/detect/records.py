@@ -110,7 +110,12 @@ def parse_time(value: Any) -> datetime | None:
 
 # -- log lines -------------------------------------------------------------------------------
 
-_MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
 SYSLOG = re.compile(
     r"^(?P<month>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d{2}:\d{2}:\d{2}) "
     r"(?P<host>\S+) (?P<program>[^\s:\[]+(?:\([^)\s]*\))?)(?:\[(?P<pid>\d+)\])?: ?(?P<content>.*)$"

@@ -86,8 +86,15 @@ def _audit(session: Session, after: int, limit: int) -> tuple[list[Record], int]
         last = max(last, int(row.id))
         records.append(
             from_audit(
-                row.id, row.at, row.actor, row.action, row.outcome, row.target, row.ip,
-                row.user_agent, row.details,
+                row.id,
+                row.at,
+                row.actor,
+                row.action,
+                row.outcome,
+                row.target,
+                row.ip,
+                row.user_agent,
+                row.details,
             )
         )
     return records, last

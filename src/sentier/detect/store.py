@@ -191,8 +191,9 @@ def record_detections(
     known: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        known.update(session.scalars(select(DetectDetection.key).where(
-            DetectDetection.key.in_(chunk))))
+        known.update(
+            session.scalars(select(DetectDetection.key).where(DetectDetection.key.in_(chunk)))
+        )
     new = suppressed = 0
     alerts = []
     seen: set[str] = set()
@@ -318,15 +319,20 @@ def detection_counts(
 ) -> dict[str, Any]:
     """Open and suppressed detections by severity and rule (for an entity or teams)."""
     query = select(
-        DetectDetection.status, DetectDetection.severity, DetectDetection.rule_id,
-        DetectDetection.title, func.count(),
+        DetectDetection.status,
+        DetectDetection.severity,
+        DetectDetection.rule_id,
+        DetectDetection.title,
+        func.count(),
     )
     if entity:
         query = query.where(DetectDetection.entity_ref == entity.lower())
     if owners:
         query = query.where(DetectDetection.owner_ref.in_([o.lower() for o in owners]))
     query = query.group_by(
-        DetectDetection.status, DetectDetection.severity, DetectDetection.rule_id,
+        DetectDetection.status,
+        DetectDetection.severity,
+        DetectDetection.rule_id,
         DetectDetection.title,
     )
     by_severity: dict[str, int] = {}

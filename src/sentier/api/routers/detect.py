@@ -110,16 +110,18 @@ def create_suppression(
     except DetectError as error:
         raise Problem(400, str(error), slug="bad-suppression") from error
     audit_write(
-        request, session, principal, "detect.suppress", body.rule_id,
+        request,
+        session,
+        principal,
+        "detect.suppress",
+        body.rule_id,
         {"id": created["id"], "reason": body.reason, "expires_at": created["expires_at"]},
     )
     session.commit()
     return created
 
 
-@router.delete(
-    "/detect/suppressions/{suppression_id}", status_code=status.HTTP_204_NO_CONTENT
-)
+@router.delete("/detect/suppressions/{suppression_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_suppression(
     suppression_id: Annotated[int, PathParam(ge=1, le=2**31)],
     request: Request,

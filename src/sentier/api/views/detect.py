@@ -33,7 +33,9 @@ def rules_list(q: str | None = None, level: str | None = None) -> dict[str, Any]
         items = [i for i in items if i["level"] == level]
     if q:
         needle = q.lower()
-        items = [i for i in items if needle in f"{i['id']} {i['title']} {' '.join(i['tags'])}".lower()]
+        items = [
+            i for i in items if needle in f"{i['id']} {i['title']} {' '.join(i['tags'])}".lower()
+        ]
     return {"rules": items, "refused": [str(e) for e in loaded.refused]}
 
 
@@ -63,7 +65,12 @@ def detections_page(
 ) -> dict[str, Any]:
     owners = team_groups(session, team) if team else None
     return detect_store.list_detections(
-        session, entity=entity, owners=owners, rule=rule, status=status, limit=limit,
+        session,
+        entity=entity,
+        owners=owners,
+        rule=rule,
+        status=status,
+        limit=limit,
         offset=offset,
     )
 
