@@ -38,7 +38,8 @@ def test_a_sample_that_does_not_match_fails(tmp_path: Path) -> None:
     (tmp_path / "r.yml").write_text(GOOD)
     (tmp_path / "r.tests.yml").write_text(
         "- {name: wrong, expect: match, event: {Image: /bin/bash}, logsource: {product: linux}}\n"
-        "- {name: right, expect: no match, event: {Image: /bin/bash}, logsource: {product: linux}}\n"
+        "- {name: right, expect: no match, event: {Image: /bin/bash},"
+        " logsource: {product: linux}}\n"
     )
     outcomes = run_rule_tests([tmp_path])
     assert [o.passed for o in outcomes] == [False, True]
@@ -98,7 +99,8 @@ def test_a_correlation_naming_an_unknown_rule_is_refused_at_its_line(tmp_path: P
     )
     refused = [str(e) for e in load_rules([tmp_path]).refused]
     assert refused == [
-        f"{tmp_path / 'c.yml'}:5: correlation.rules: refers to missing, which is not a loaded detection rule"
+        f"{tmp_path / 'c.yml'}:5: correlation.rules: "
+        "refers to missing, which is not a loaded detection rule"
     ]
 
 

@@ -226,10 +226,13 @@ class CorrelationState:
             window.count += 1
             measure = window.count
         window.last = record
-        if not self.at_close and not window.fired:
-            if _holds(correlation.op, correlation.count, measure):
-                window.fired = True
-                out.append(self._detection(group, start, record, measure))
+        if (
+            not self.at_close
+            and not window.fired
+            and _holds(correlation.op, correlation.count, measure)
+        ):
+            window.fired = True
+            out.append(self._detection(group, start, record, measure))
 
     def flush(self, out: list[Detection]) -> None:
         for key in list(self.windows):

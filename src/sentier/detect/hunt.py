@@ -77,7 +77,7 @@ def record_of(row: Sequence[Any]) -> Record:
         services=tuple(services or ()),
         category=category,
         kind=kind,
-        hints=tuple(tuple(h) for h in json.loads(hints or "[]")),  # type: ignore[misc]
+        hints=tuple(tuple(h) for h in json.loads(hints or "[]")),
         seq=int(seq),
     )
 
@@ -139,7 +139,8 @@ def correlation_sql(correlation: Correlation, table: str = "records") -> str:
         return (
             base
             + f""", firsts AS (
-            SELECT g, w, rule_id, min(struct_pack(ts := ts, seq := seq)) AS first FROM rows WHERE {not_null}
+            SELECT g, w, rule_id, min(struct_pack(ts := ts, seq := seq)) AS first
+            FROM rows WHERE {not_null}
             GROUP BY g, w, rule_id
         )
         SELECT struct_extract(max(first), 'seq') AS seq, g, w, count(*) AS n FROM firsts
@@ -265,11 +266,15 @@ class HuntEngine:
         detections = []
         for rule_id, seq, group, window, count in found:
             record = records[seq]
-            rule = by_id.get(rule_id)
-            if rule is not None:
+            matched = by_id.get(rule_id)
+            if matched is not None:
                 detections.append(
                     Detection(
-                        rule.info, record.at, record.origin, record=record, generate=rule.generate
+                        matched.info,
+                        record.at,
+                        record.origin,
+                        record=record,
+                        generate=matched.generate,
                     )
                 )
             else:

@@ -9,6 +9,7 @@ Readers see only what the manifest names, so a hunt never reads a half-written f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections import defaultdict
@@ -78,10 +79,8 @@ def store_records(
 
 
 def _remove_empty(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         path.rmdir()
-    except OSError:
-        pass
 
 
 def stored_files(store: FactStore | None = None, since: datetime | None = None) -> list[Path]:

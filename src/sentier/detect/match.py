@@ -197,10 +197,7 @@ def _equalities(items: tuple[Node, ...]) -> tuple[list[Matcher], list[Node]]:
     matchers: list[Matcher] = []
     for (name, cased), values in sets.items():
         frozen = frozenset(values)
-        if cased:
-            matchers.append(lambda s, n=name, v=frozen: s.fields.get(n) in v)
-        else:
-            matchers.append(lambda s, n=name, v=frozen: s.low.get(n) in v)
+        matchers.append(_in_set(name, cased, frozen))
     return matchers, rest
 
 
@@ -221,11 +218,20 @@ def _affixes(items: list[Node]) -> tuple[list[Matcher], list[Node]]:
     matchers: list[Matcher] = []
     for (name, side), texts in groups.items():
         affixes = tuple(texts)
-        if side == "end":
-            matchers.append(lambda s, n=name, a=affixes: n in s.low and s.low[n].endswith(a))
-        else:
-            matchers.append(lambda s, n=name, a=affixes: n in s.low and s.low[n].startswith(a))
+        matchers.append(_affix(name, side, affixes))
     return matchers, rest
+
+
+def _in_set(name: str, cased: bool, values: frozenset[str]) -> Matcher:
+    if cased:
+        return lambda s: s.fields.get(name) in values
+    return lambda s: s.low.get(name) in values
+
+
+def _affix(name: str, side: str, affixes: tuple[str, ...]) -> Matcher:
+    if side == "end":
+        return lambda s: name in s.low and s.low[name].endswith(affixes)
+    return lambda s: name in s.low and s.low[name].startswith(affixes)
 
 
 def _contains(items: list[Node]) -> tuple[list[Matcher], list[Node]]:

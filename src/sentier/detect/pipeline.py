@@ -27,12 +27,16 @@ def field_mappings() -> tuple[tuple[dict[str, str], dict[str, str]], ...]:
     return tuple(out)
 
 
+def _mapping(mapping: dict[str, str]) -> dict[str | None, str | list[str]]:
+    return {name: target for name, target in mapping.items()}
+
+
 def sentier_pipeline() -> ProcessingPipeline:
     """A fresh pipeline (pySigma pipelines keep per-run state, so one per load)."""
     items = [
         ProcessingItem(
             identifier=f"sentier-fields-{index}",
-            transformation=FieldMappingTransformation(dict(mapping)),
+            transformation=FieldMappingTransformation(_mapping(mapping)),
             rule_conditions=[LogsourceCondition(**condition)],
         )
         for index, (condition, mapping) in enumerate(field_mappings())

@@ -22,7 +22,11 @@ from typing import Any
 import yaml
 from sigma import exceptions as sx
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
+from sigma.correlations import (
+    SigmaCorrelationCondition,
+    SigmaCorrelationRule,
+    SigmaCorrelationType,
+)
 from sigma.exceptions import SigmaRuleLocation
 from sigma.rule import SigmaRule
 from sigma.rule.detection import SigmaDetection, SigmaDetectionItem
@@ -200,7 +204,8 @@ class RuleSet:
 
     def find(self, key: str) -> Rule | Correlation | None:
         wanted = key.lower()
-        for item in [*self.rules, *self.correlations]:
+        items: list[Rule | Correlation] = [*self.rules, *self.correlations]
+        for item in items:
             if item.id.lower() == wanted or (item.info.name or "").lower() == wanted:
                 return item
         return None
@@ -247,7 +252,8 @@ def _first_alias(text: str) -> int | None:
     """The line of the first YAML alias (``*name``) of ``text``, None when it has none."""
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
-            return int(event.start_mark.line) + 1
+            mark = event.start_mark
+            return int(mark.line) + 1 if mark is not None else 1
     return None
 
 
@@ -466,7 +472,7 @@ def _correlation(rule: SigmaCorrelationRule, document: Document, file: str) -> C
         )
     condition = rule.condition
     op = count = value_field = None
-    if condition is not None and hasattr(condition, "op"):
+    if isinstance(condition, SigmaCorrelationCondition):
         op = condition.op.name.lower()
         count = float(condition.count)
         fieldref = condition.fieldref
@@ -641,9 +647,9 @@ def _build(
             result.correlations.append(correlation)
     referenced = {rid for c in result.correlations for rid in c.rules}
     generating = {rid for c in result.correlations if c.generate for rid in c.rules}
-    for rule in result.rules:
-        if rule.id in referenced and rule.id not in generating:
-            rule.generate = False
+    for compiled_rule in result.rules:
+        if compiled_rule.id in referenced and compiled_rule.id not in generating:
+            compiled_rule.generate = False
 
 
 __all__ = [

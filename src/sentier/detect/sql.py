@@ -107,6 +107,8 @@ class SqlCompiler:
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Register sentier's SQL helpers on ``con`` (the IPv4 macro, the IPv6 range test)."""
+    from duckdb.func import FunctionNullHandling
+
     from sentier.detect.ir import ipv6_value
 
     con.execute(IPV4_MACRO)
@@ -124,7 +126,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
             sentier_ipv6_in,
             ["VARCHAR", "VARCHAR", "VARCHAR"],
             "BOOLEAN",
-            null_handling="special",
+            null_handling=FunctionNullHandling.SPECIAL,
         )
 
 

@@ -19,7 +19,14 @@ from sentier.detect.engine import StreamEngine
 from sentier.detect.errors import DetectError
 from sentier.detect.hunt import HuntEngine
 from sentier.detect.records import LineReader, Record, from_document
-from sentier.detect.rules import TESTS_SUFFIX, RuleSet, load_rules, rule_files
+from sentier.detect.rules import (
+    TESTS_SUFFIX,
+    Correlation,
+    Rule,
+    RuleSet,
+    load_rules,
+    rule_files,
+)
 
 SAMPLE_YEAR = 2026  # syslog samples carry no year
 
@@ -96,7 +103,7 @@ def _target(ruleset: RuleSet, key: str | None) -> str | None:
     if key is not None:
         found = ruleset.find(key)
         return found.id if found else None
-    items = [*ruleset.rules, *ruleset.correlations]
+    items: list[Rule | Correlation] = [*ruleset.rules, *ruleset.correlations]
     return max(items, key=lambda item: item.info.line).id if items else None
 
 
