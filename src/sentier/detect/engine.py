@@ -18,12 +18,13 @@ when it matches several of its rules.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sentier.detect.match import Subject
+from sentier.detect.prefilter import Prefilter
 from sentier.detect.records import Record
 from sentier.detect.rules import Correlation, Rule, RuleInfo, RuleSet
 
@@ -90,8 +91,27 @@ class Detection:
         }
 
 
+class Plan:
+    """What a record of one log source meets: its rules, their prefilter, the fields they read."""
+
+    __slots__ = ("fields", "prefilter", "rules")
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        self.prefilter = Prefilter([r.condition for r in rules]) if rules else None
+        self.fields = frozenset(name for r in rules for name in r.fields)
+
+    def candidates(self, subject: Subject) -> Sequence[Rule]:
+        """The rules that may match (all of them, in order, that the prefilter does not rule
+        out; see ``prefilter``)."""
+        if self.prefilter is None:
+            return ()
+        rules = self.rules
+        return [rules[i] for i in self.prefilter.candidates(subject.low)]
+
+
 class RuleIndex:
-    """Rules by log source; ``for_record`` lists those a record can match."""
+    """Rules by log source; ``plan`` tells what a record of a log source meets."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self._by_key: dict[tuple[str | None, str | None, str | None], list[Rule]] = {}
@@ -100,9 +120,13 @@ class RuleIndex:
             key = (rule.product, rule.service, rule.category)
             self._by_key.setdefault(key, []).append(rule)
             self._order[rule.id] = position
-        self._cache: dict[LogSource, tuple[Rule, ...]] = {}
+        self._plans: dict[tuple[str, ...], Plan] = {}
+        self._cache: dict[LogSource, Plan] = {}
 
     def for_logsource(self, logsource: LogSource) -> tuple[Rule, ...]:
+        return self.plan(logsource).rules
+
+    def plan(self, logsource: LogSource) -> Plan:
         found = self._cache.get(logsource)
         if found is not None:
             return found
@@ -112,11 +136,16 @@ class RuleIndex:
             for s in {None, *services}:
                 for c in {None, category}:
                     out.extend(self._by_key.get((p, s, c), ()))
-        found = tuple(sorted(out, key=lambda r: self._order[r.id]))
+        rules = tuple(sorted(out, key=lambda r: self._order[r.id]))
+        # Log sources that meet the same rules share one plan (and one set of automata).
+        ids = tuple(r.id for r in rules)
+        plan = self._plans.get(ids)
+        if plan is None:
+            plan = self._plans[ids] = Plan(rules)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[logsource] = found
-        return found
+        self._cache[logsource] = plan
+        return plan
 
 
 @dataclass
@@ -243,8 +272,9 @@ class CorrelationState:
 class StreamEngine:
     """Rules compiled once, indexed by log source; ``process`` one record at a time."""
 
-    def __init__(self, ruleset: RuleSet) -> None:
+    def __init__(self, ruleset: RuleSet, *, prefilter: bool = True) -> None:
         self.ruleset = ruleset
+        self.prefilter = prefilter
         self.index = RuleIndex(ruleset.rules)
         self.states = [CorrelationState(c) for c in ruleset.correlations]
         self._feeds: dict[str, list[tuple[CorrelationState, int]]] = {}
@@ -256,12 +286,13 @@ class StreamEngine:
 
     def process(self, record: Record) -> list[Detection]:
         self.records += 1
-        rules = self.index.for_logsource(record.logsource)
-        if not rules:
+        plan = self.index.plan(record.logsource)
+        if not plan.rules:
             return []
-        subject = Subject(record.fields)
+        subject = Subject(record.fields, plan.fields)
         out: list[Detection] = []
         matched: list[str] = []
+        rules = plan.candidates(subject) if self.prefilter else plan.rules
         self.evaluations += len(rules)
         for rule in rules:
             if rule.matcher(subject):
