@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/incidents.py
 	$(BIN)/python bench/finops.py
 	$(BIN)/python bench/carbon.py
+	$(BIN)/python bench/detect.py
 
 clean:
 	rm -rf $(VENV) .sentier .pytest_cache .mypy_cache .ruff_cache
