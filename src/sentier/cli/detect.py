@@ -11,7 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from sentier import auth
 from sentier.cli._common import console, err_console, fail, open_store, print_json, print_yaml
+from sentier.cli.token import CLI_ACTOR
 
 app = typer.Typer(help="Detection rules (Sigma): run, hunt, test.", no_args_is_help=True)
 rules_app = typer.Typer(help="Detection rules: list, show, test.", no_args_is_help=True)
@@ -317,6 +319,20 @@ def suppress_add(
             )
         except DetectError as error:
             fail(str(error), 2)
+        auth.audit(
+            session,
+            actor=CLI_ACTOR,
+            action="detect.suppress",
+            outcome="ok",
+            target=rule_id,
+            details={
+                "id": created["id"],
+                "entity_ref": created["entity_ref"],
+                "reason": created["reason"],
+                "expires_at": created["expires_at"],
+                "judged_by": by,
+            },
+        )
     print_json(created)
 
 
@@ -344,4 +360,11 @@ def suppress_remove(suppression_id: Annotated[int, typer.Argument()]) -> None:
             remove_suppression(session, suppression_id)
         except DetectError as error:
             fail(str(error), 2)
+        auth.audit(
+            session,
+            actor=CLI_ACTOR,
+            action="detect.unsuppress",
+            outcome="ok",
+            target=str(suppression_id),
+        )
     console.print(f"removed suppression {suppression_id}")

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from sentier.detect.attribution import Attributor
@@ -77,9 +77,10 @@ def add_suppression(
         raise DetectError("a rule id (or *) of at most 128 characters", field="rule_id")
     if match and (len(match) > 20 or any(len(k) > 256 or len(v) > 1024 for k, v in match.items())):
         raise DetectError("at most 20 field values, each bounded", field="match")
+    entity = resolve_entity(session, entity_ref) if entity_ref else None
     row = Suppression(
         rule_id=rule_id.strip(),
-        entity_ref=entity_ref.lower() if entity_ref else None,
+        entity_ref=entity,
         match=dict(match or {}),
         reason=reason,
         created_by=created_by,
@@ -89,6 +90,37 @@ def add_suppression(
     session.add(row)
     session.flush()
     return suppression_summary(row, now)
+
+
+def resolve_entity(session: Session, ref: str) -> str:
+    """The full reference of a catalog entity named by ``ref`` (a full or partial reference);
+    raises DetectError naming it when the catalog has no such entity."""
+    from sentier.catalog import find_entity
+
+    found = find_entity(session, ref.strip())
+    if found is None:
+        raise DetectError(f"no catalog entity {ref}", field="entity_ref")
+    return found.ref
+
+
+def entity_owner(session: Session, ref: str | None) -> str | None:
+    """The group owning the entity ``ref`` (a group owns itself); None for no entity or an
+    entity without an owner — who may suppress its detections is decided on it."""
+    from sentier.catalog import get_entity
+
+    if not ref:
+        return None
+    found = get_entity(session, ref)
+    if found is None:
+        return None
+    return found.ref if found.kind.lower() == "group" else found.owner_ref
+
+
+def get_suppression(session: Session, suppression_id: int) -> dict[str, Any]:
+    row = session.get(Suppression, suppression_id)
+    if row is None:
+        raise DetectError(f"no suppression {suppression_id}", field="id")
+    return suppression_summary(row)
 
 
 def suppression_summary(row: Suppression, now: datetime | None = None) -> dict[str, Any]:
@@ -365,17 +397,45 @@ def unattributed_count(session: Session) -> int:
 # -- cursors -----------------------------------------------------------------------------------
 
 
+# Any constant the other domains do not use: the key of the advisory lock of detection polls.
+_POLL_LOCK = 0x5E47_DE7EC7
+
+
+def take_poll_lock(session: Session) -> bool:
+    """Whether this transaction may poll (see ``sources``): False on PostgreSQL when another
+    transaction holds the lock; on SQLite, a write statement waits for the write lock."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        taken = session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _POLL_LOCK})
+        return bool(taken)
+    if dialect == "sqlite":
+        session.execute(text("UPDATE detect_cursors SET position = position WHERE 1 = 0"))
+    return True
+
+
 def cursor(session: Session, name: str) -> int:
-    row = session.get(DetectCursor, name)
-    return int(row.position) if row else 0
+    return cursor_state(session, name)[0]
 
 
-def advance(session: Session, name: str, position: int) -> None:
+def cursor_state(session: Session, name: str) -> tuple[int, dict[str, Any] | None]:
+    """Where the poll of source ``name`` stopped, and the correlation windows it left open."""
     row = session.get(DetectCursor, name)
     if row is None:
-        session.add(DetectCursor(name=name, position=position, updated_at=utcnow()))
+        return 0, None
+    return int(row.position), row.state if isinstance(row.state, dict) else None
+
+
+def advance(
+    session: Session, name: str, position: int, *, state: dict[str, Any] | None = None
+) -> None:
+    row = session.get(DetectCursor, name)
+    if row is None:
+        session.add(
+            DetectCursor(name=name, position=position, state=state or None, updated_at=utcnow())
+        )
     else:
         row.position = max(row.position, position)
+        row.state = state or None
         row.updated_at = utcnow()
     session.flush()
 
@@ -384,8 +444,11 @@ __all__ = [
     "add_suppression",
     "detection_counts",
     "detection_key",
+    "entity_owner",
+    "get_suppression",
     "list_detections",
     "list_suppressions",
     "record_detections",
     "remove_suppression",
+    "resolve_entity",
 ]

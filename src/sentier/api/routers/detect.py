@@ -1,6 +1,8 @@
 """``/api/v1/detect``: detection rules (Sigma), what they detected per entity and team, and the
-suppressions of false positives. Reading is for every viewer; suppressing is an editor's write,
-audited like any other."""
+suppressions of false positives. Reading is for every viewer. Suppressing is a write on the
+entity whose detections it hides: an editor suppresses (and lifts suppressions) only on
+entities their groups own; a suppression without an entity hides detections everywhere and is
+an admin's. Each write is audited, each refusal too."""
 
 from __future__ import annotations
 
@@ -10,15 +12,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from sentier.api.deps import DB, Editor, Viewer, audit_write
+from sentier.api import background
+from sentier.api.deps import DB, Editor, Viewer, audit_write, deny
+from sentier.api.detect_consumer import start_detect_consumer
 from sentier.api.problems import Problem
 from sentier.api.views import catalog as catalog_views
 from sentier.api.views import detect as views
+from sentier.auth import Principal
 from sentier.detect import DetectError
 from sentier.detect import store as detect_store
 
 router = APIRouter(prefix="/api/v1", tags=["detect"])
+background.STARTERS.append(start_detect_consumer)
 
 RuleId = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
 Ref = Annotated[str | None, Query(max_length=512)]
@@ -34,6 +41,19 @@ class SuppressionIn(BaseModel):
         dict[Annotated[str, Field(max_length=256)], Annotated[str, Field(max_length=1024)]],
         Field(max_length=20),
     ] = Field(default_factory=dict)
+
+
+def _may_suppress(
+    request: Request, principal: Principal, session: Session, entity: str | None, target: str
+) -> None:
+    """Refuse (403, audited) unless ``principal`` may write what ``entity``'s owner owns."""
+    if entity is None:
+        if not principal.has_role("admin"):
+            deny(request, principal, "a suppression without an entity is an admin's", target)
+        return
+    owner = detect_store.entity_owner(session, entity)
+    if not principal.may_write_owned_by(session, owner):
+        deny(request, principal, f"{entity} is owned by {owner or 'no group'}", target)
 
 
 @router.get("/detect/rules", summary="Detection rules (sentier's and SENTIER_DETECT_RULES)")
@@ -98,13 +118,18 @@ def create_suppression(
     body: SuppressionIn, request: Request, principal: Editor, session: DB
 ) -> dict[str, Any]:
     try:
+        entity = detect_store.resolve_entity(session, body.entity_ref) if body.entity_ref else None
+    except DetectError as error:
+        raise Problem(400, str(error), slug="bad-suppression") from error
+    _may_suppress(request, principal, session, entity, f"detect-rule:{body.rule_id}")
+    try:
         created = detect_store.add_suppression(
             session,
             rule_id=body.rule_id,
             reason=body.reason,
             expires_at=body.expires_at,
             created_by=principal.label,
-            entity_ref=body.entity_ref,
+            entity_ref=entity,
             match=body.match,
         )
     except DetectError as error:
@@ -115,7 +140,12 @@ def create_suppression(
         principal,
         "detect.suppress",
         body.rule_id,
-        {"id": created["id"], "reason": body.reason, "expires_at": created["expires_at"]},
+        {
+            "id": created["id"],
+            "entity_ref": entity,
+            "reason": body.reason,
+            "expires_at": created["expires_at"],
+        },
     )
     session.commit()
     return created
@@ -129,9 +159,11 @@ def delete_suppression(
     session: DB,
 ) -> Response:
     try:
-        detect_store.remove_suppression(session, suppression_id)
+        found = detect_store.get_suppression(session, suppression_id)
     except DetectError as error:
         raise Problem(404, str(error), slug="suppression-not-found") from error
+    _may_suppress(request, principal, session, found["entity_ref"], f"suppression:{suppression_id}")
+    detect_store.remove_suppression(session, suppression_id)
     audit_write(request, session, principal, "detect.unsuppress", str(suppression_id))
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
