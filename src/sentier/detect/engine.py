@@ -25,12 +25,13 @@ from typing import Any
 
 from sentier.detect.match import Subject
 from sentier.detect.prefilter import Prefilter
-from sentier.detect.records import Record
+from sentier.detect.records import Record, record_data, record_from_data
 from sentier.detect.rules import Correlation, Rule, RuleInfo, RuleSet
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_WINDOWS = 200_000  # open (group, window) states per correlation; the oldest go first
 MAX_VALUES = 100_000  # distinct values remembered per window (value_count)
+SNAPSHOT_WINDOWS = 10_000  # open windows per correlation carried from one poll to the next
 LogSource = tuple[str | None, tuple[str, ...], str | None]
 
 
@@ -268,6 +269,47 @@ class CorrelationState:
             self._close(key, out)
         self.latest.clear()
 
+    def expire(self, before: int, out: list[Detection]) -> None:
+        """Close the windows that ended at or before ``before`` (epoch seconds)."""
+        span = self.correlation.timespan
+        for key in [k for k in self.windows if k[1] + span <= before]:
+            self._close(key, out)
+            if self.latest.get(key[0]) == key[1]:
+                del self.latest[key[0]]
+
+    def snapshot(self, limit: int) -> list[Any]:
+        """The open windows (the ``limit`` most recent) as JSON-ready data."""
+        out = []
+        for (group, start), window in list(self.windows.items())[-limit:]:
+            out.append(
+                {
+                    "group": list(group),
+                    "start": start,
+                    "count": window.count,
+                    "values": sorted(window.values),
+                    "seen": {k: [at.isoformat(), seq] for k, (at, seq) in window.seen.items()},
+                    "last": record_data(window.last) if window.last else None,
+                    "fired": window.fired,
+                }
+            )
+        return out
+
+    def restore(self, windows: list[Any]) -> None:
+        for item in windows:
+            group, start = tuple(str(v) for v in item["group"]), int(item["start"])
+            window = _Window(
+                count=int(item["count"]),
+                values={str(v) for v in item["values"]},
+                seen={
+                    str(k): (datetime.fromisoformat(at), int(seq))
+                    for k, (at, seq) in item["seen"].items()
+                },
+                last=record_from_data(item["last"]) if item["last"] else None,
+                fired=bool(item["fired"]),
+            )
+            self.windows[(group, start)] = window
+            self.latest[group] = max(start, self.latest.get(group, start))
+
 
 class StreamEngine:
     """Rules compiled once, indexed by log source; ``process`` one record at a time."""
@@ -320,6 +362,30 @@ class StreamEngine:
         for state in self.states:
             state.flush(out)
         return out
+
+    def expire(self, now: datetime) -> list[Detection]:
+        """Close the windows that ended by ``now`` (a stream that goes on, such as the poll of
+        what sentier receives, instead of ``flush``)."""
+        out: list[Detection] = []
+        moment = int((now - EPOCH).total_seconds())
+        for state in self.states:
+            state.expire(moment, out)
+        return out
+
+    def snapshot(self, limit: int = SNAPSHOT_WINDOWS) -> dict[str, Any]:
+        """The correlation windows still open, per correlation, to carry on in another process
+        (``restore``): at most ``limit`` windows per correlation, the most recent."""
+        return {
+            state.correlation.id: state.snapshot(limit) for state in self.states if state.windows
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Reopen the windows of ``snapshot`` (those of correlations no longer loaded are
+        dropped)."""
+        for state in self.states:
+            windows = data.get(state.correlation.id)
+            if isinstance(windows, list):
+                state.restore(windows)
 
     def run(self, records: Iterable[Record]) -> list[Detection]:
         out: list[Detection] = []

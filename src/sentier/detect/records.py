@@ -568,6 +568,35 @@ def from_outbox(event: Mapping[str, Any], origin: str) -> Record | None:
     )
 
 
+def record_data(record: Record) -> dict[str, Any]:
+    """A record as JSON-ready data (``record_from_data`` reads it back)."""
+    return {
+        "at": record.at.isoformat(),
+        "fields": record.fields,
+        "origin": record.origin,
+        "product": record.product,
+        "services": list(record.services),
+        "category": record.category,
+        "kind": record.kind,
+        "hints": [list(h) for h in record.hints],
+        "seq": record.seq,
+    }
+
+
+def record_from_data(data: Mapping[str, Any]) -> Record:
+    return Record(
+        datetime.fromisoformat(str(data["at"])),
+        {str(k): str(v) for k, v in (data.get("fields") or {}).items()},
+        str(data.get("origin", "")),
+        product=data.get("product"),
+        services=tuple(str(s) for s in data.get("services") or ()),
+        category=data.get("category"),
+        kind=str(data.get("kind", "log")),
+        hints=tuple((str(h[0]), str(h[1])) for h in data.get("hints") or () if len(h) == 2),
+        seq=int(data.get("seq", 0)),
+    )
+
+
 def logsource_of(text: str) -> dict[str, str]:
     """``product=linux,category=process_creation`` as a mapping; raises DetectError."""
     out: dict[str, str] = {}

@@ -6,11 +6,22 @@ CloudTrail records among them — and Alertmanager notifications), the audit log
 own event log (findings opened or fixed, incidents), runs the rules over them and records the
 detections, all in the caller's transaction: a crash leaves the cursors where they were and
 the next poll does the batch again (detections are idempotent by key).
+
+Polls go on where the last one stopped, whichever process ran it: the correlation windows
+still open are stored beside each cursor (``StreamEngine.snapshot``, at most
+``SNAPSHOT_WINDOWS`` per correlation) and reopened by the next poll, so a burst spread over
+several polls counts as one. A window is closed once it ended ``LATE_SECONDS`` ago by the
+clock (its closing conditions — ``lt``, ``lte``, ``eq`` — are then judged); a record arriving
+later than that for a closed window counts in a fresh one. Several processes (``sentier
+serve`` workers, the CLI) take turns: on PostgreSQL a poll takes a transaction-scoped
+advisory lock and skips when another holds it; on SQLite its first write takes the
+database's write lock, and the next waits for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +39,7 @@ from sentier.detect.records import (
     from_outbox,
 )
 from sentier.detect.rules import RuleSet
-from sentier.detect.store import advance, cursor, record_detections
+from sentier.detect.store import advance, cursor_state, record_detections, take_poll_lock
 
 MAX_LINES = 10_000_000  # per file
 MAX_LINE = 65_536  # characters
@@ -116,21 +127,35 @@ def _outbox(session: Session, after: int, limit: int) -> tuple[list[Record], int
 SOURCES = {"inbound": _inbound, "audit": _audit, "outbox": _outbox}
 
 
-def poll(session: Session, ruleset: RuleSet, *, limit: int = 1000) -> dict[str, Any]:
-    """One pass over every source after its cursor (see the module's docstring)."""
+LATE_SECONDS = 300
+
+
+def poll(
+    session: Session, ruleset: RuleSet, *, limit: int = 1000, now: datetime | None = None
+) -> dict[str, Any]:
+    """One pass over every source after its cursor (see the module's docstring); returns per
+    source what it read and stored, or ``{"skipped": ...}`` when another poll holds the lock."""
+    if not take_poll_lock(session):
+        return {"skipped": "another poll is under way"}
+    clock = now or datetime.now(UTC)
     report: dict[str, Any] = {}
     for name, read in SOURCES.items():
-        position = cursor(session, name)
+        position, state = cursor_state(session, name)
         records, last = read(session, position, limit)
         records.sort(key=lambda r: r.at)
         for seq, record in enumerate(records):
             record.seq = seq
         engine = StreamEngine(ruleset)
-        found: list[Detection] = engine.run(records)
+        if state:
+            engine.restore(state)
+        found: list[Detection] = []
+        for record in records:
+            found.extend(engine.process(record))
+        found.extend(engine.expire(clock - timedelta(seconds=LATE_SECONDS)))
         stored = record_detections(session, found, source=name) if found else {"new": 0}
-        advance(session, name, last)
+        advance(session, name, last, state=engine.snapshot())
         report[name] = {"records": len(records), "detections": len(found), **stored}
     return report
 
 
-__all__ = ["poll", "read_log_files"]
+__all__ = ["LATE_SECONDS", "poll", "read_log_files"]

@@ -65,10 +65,13 @@ class Suppression(Base):
 
 
 class DetectCursor(Base):
-    """How far the detection consumer has read one source (inbound messages, audit, outbox)."""
+    """How far the detection consumer has read one source (inbound messages, audit, outbox),
+    and the correlation windows still open there, so the next poll carries on from both."""
 
     __tablename__ = "detect_cursors"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The open correlation windows of the stream over this source (``StreamEngine.snapshot``).
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

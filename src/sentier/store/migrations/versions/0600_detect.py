@@ -82,6 +82,7 @@ def upgrade() -> None:
         "detect_cursors",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("position", sa.BigInteger(), nullable=False),
+        sa.Column("state", _JSON, nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_detect_cursors")),
     )
