@@ -288,3 +288,29 @@ def test_one_poll_at_a_time_on_postgresql(catalog_engine: Engine) -> None:
             assert poll(other, rules) == {"skipped": "another poll is under way"}
     with session_scope(catalog_engine) as after:
         assert "skipped" not in poll(after, rules)
+
+
+def test_sentier_serve_polls_through_the_registered_background_job(
+    catalog_engine: Engine,
+) -> None:
+    import sentier.api.routers.detect  # noqa: F401 - registers the starter
+    from sentier.api.background import STARTERS
+    from sentier.api.detect_consumer import DetectConsumer, start_detect_consumer
+
+    assert start_detect_consumer in STARTERS
+    with session_scope(catalog_engine) as session:
+        events.add_hook(session, "cloudtrail", "cloudevents")
+    trail = {
+        "specversion": "1.0",
+        "id": "t-1",
+        "source": "aws.cloudtrail",
+        "type": "com.amazonaws.cloudtrail.event",
+        "data": _stop_logging(),
+    }
+    _receive(catalog_engine, trail)
+    consumer = DetectConsumer(engine=catalog_engine)
+    consumer.poll()
+    consumer.poll()  # nothing new: the cursor moved on
+    with session_scope(catalog_engine) as session:
+        rows = session.scalars(select(DetectDetection.source)).all()
+    assert rows == ["inbound"]
