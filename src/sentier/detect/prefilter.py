@@ -149,12 +149,13 @@ def _automaton(literals: Sequence[str]) -> re2.Set:
 
 @dataclass(frozen=True, slots=True)
 class _Field:
-    """The literals of one field: an RE2 set, or (for a few) the literals to test one by one;
-    ``rules[i]`` are the positions of the rules literal ``i`` admits."""
+    """The literals of one field: an RE2 set (``rules[i]``: the clause codes literal ``i``
+    admits), or for a few literals, (literal, codes) pairs tested one by one."""
 
+    name: str
     automaton: re2.Set | None
-    literals: tuple[str, ...]
     rules: tuple[frozenset[int], ...]
+    pairs: tuple[tuple[str, frozenset[int]], ...]
 
 
 class Prefilter:
@@ -175,30 +176,35 @@ class Prefilter:
                     for text in texts:
                         by_field.setdefault(name, {}).setdefault(text, set()).add(code)
         self.always = always
-        self.by_field: dict[str, _Field] = {}
+        self.entries: list[_Field] = []
         for name, codes in sorted(by_field.items()):
             ordered = tuple(sorted(codes))
             admitted = tuple(frozenset(codes[t]) for t in ordered)
-            automaton = _automaton(ordered) if len(ordered) > SMALL else None
-            self.by_field[name] = _Field(automaton, ordered, admitted)
-        self.fields = frozenset(self.by_field)
+            if len(ordered) > SMALL:
+                self.entries.append(_Field(name, _automaton(ordered), admitted, ()))
+            else:
+                self.entries.append(
+                    _Field(name, None, (), tuple(zip(ordered, admitted, strict=True)))
+                )
+        self.fields = frozenset(e.name for e in self.entries)
 
     def candidates(self, low: Mapping[str, str]) -> list[int]:
         """Positions of the rules that may match, in order (hot: one call per record)."""
         hits: set[int] = set()
-        by_field = self.by_field
-        for name, value in low.items():
-            entry = by_field.get(name)
-            if entry is None:
+        for entry in self.entries:
+            value = low.get(entry.name)
+            if value is None:
                 continue
-            codes = entry.rules
             if entry.automaton is None:
-                for index, text in enumerate(entry.literals):
+                for text, codes in entry.pairs:
                     if text in value:
-                        hits |= codes[index]
+                        hits |= codes
             else:
-                for index in entry.automaton.Match(value) or ():
-                    hits |= codes[index]
+                found = entry.automaton.Match(value)
+                if found:
+                    rules = entry.rules
+                    for index in found:
+                        hits |= rules[index]
         if not hits:
             return self.always
         satisfied: dict[int, int] = {}
@@ -206,11 +212,11 @@ class Prefilter:
             position = code // MAX_CLAUSES
             satisfied[position] = satisfied.get(position, 0) + 1
         need = self.need
-        found = [p for p, count in satisfied.items() if count == need[p]]
+        result = [p for p, count in satisfied.items() if count == need[p]]
         if self.always:
-            found.extend(self.always)
-        found.sort()
-        return found
+            result.extend(self.always)
+        result.sort()
+        return result
 
 
 __all__ = ["Clause", "Prefilter", "clauses"]

@@ -73,17 +73,28 @@ def _text(value: Any) -> str | None:
     return text[:MAX_VALUE]
 
 
-def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """The text view of a JSON object (see the module's docstring)."""
+def flatten(
+    document: Mapping[str, Any], prefix: str = "", *, skip: str | None = None
+) -> dict[str, str]:
+    """The text view of a JSON object (see the module's docstring), without its top-level
+    key ``skip``."""
     out: dict[str, str] = {}
-    _flatten(document, prefix, out, 0)
+    _flatten(document, prefix, out, 0, skip)
     return out
 
 
-def _flatten(document: Mapping[str, Any], prefix: str, out: dict[str, str], depth: int) -> None:
+def _flatten(
+    document: Mapping[str, Any],
+    prefix: str,
+    out: dict[str, str],
+    depth: int,
+    skip: str | None = None,
+) -> None:
     for key, value in document.items():
         if len(out) >= MAX_FIELDS:
             return
+        if key == skip:
+            continue
         name = prefix + key if type(key) is str else f"{prefix}{key}"
         text: str | None
         if type(value) is str:  # the common case first, without the ABC checks below
@@ -359,14 +370,17 @@ def _sshd(content: str, fields: Mapping[str, str]) -> dict[str, str]:
     """The client address and user of an sshd (or PAM) message, as ``source.ip``,
     ``source.port`` and ``user.name``: sshd writes them in prose, not as key=value."""
     out: dict[str, str] = {}
-    found = _SSHD_FROM.search(content) or _SSHD_BRACKET.search(content)
+    # Each pattern needs a literal; testing for it first spares most lines a search.
+    found = ("from " in content and _SSHD_FROM.search(content)) or (
+        "[" in content and _SSHD_BRACKET.search(content)
+    )
     if found:
         out["source.ip"] = found["ip"]
         if found.groupdict().get("port"):
             out["source.port"] = found["port"]
     elif fields.get("rhost"):
         out["source.ip"] = fields["rhost"]
-    user = _SSHD_USER.search(content)
+    user = _SSHD_USER.search(content) if "from" in content else None
     if user:
         out["user.name"] = user["user"]
     elif fields.get("user"):
@@ -417,11 +431,7 @@ def from_document(
     own = document.get("logsource")
     if isinstance(own, Mapping):
         given = {k: str(v) for k, v in own.items() if k in ("product", "service", "category")}
-    fields = flatten(
-        {k: v for k, v in document.items() if k != "logsource"}
-        if "logsource" in document
-        else document
-    )
+    fields = flatten(document, skip="logsource")
     moment = None
     for key in ("@timestamp", "timestamp", "time", "eventTime", "at", "ts"):
         if key in document:
