@@ -197,6 +197,9 @@ def poll(
     if json_output:
         print_json(report)
         return
+    if "skipped" in report:
+        console.print(f"skipped: {report['skipped']}")
+        return
     for name, counts in report.items():
         console.print(
             f"{name}: {counts['records']} records, {counts['detections']} detections, "

@@ -238,9 +238,13 @@ class HuntEngine:
     def run(self, table: str = "records", since: datetime | None = None) -> HuntResult:
         scope = table
         if since is not None:
+            # A view cannot take a prepared parameter: the time is written as a literal, from
+            # a datetime (never from text a user typed).
+            moment = since if since.tzinfo else since.replace(tzinfo=UTC)
+            literal = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
             self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW hunt_scope AS SELECT * FROM {table} WHERE ts >= ?",
-                [since],
+                f"CREATE OR REPLACE TEMP VIEW hunt_scope AS SELECT * FROM {table} "
+                f"WHERE ts >= TIMESTAMPTZ '{literal}'"
             )
             scope = "hunt_scope"
         self.con.execute("CREATE OR REPLACE TEMP TABLE matches (rule_id VARCHAR, seq BIGINT)")
