@@ -13,6 +13,8 @@ extension would have to be downloaded); everything else is plain SQL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import duckdb
 
 from sentier.detect.ir import ANY, NUMBER_PATTERN, ONE, And, Leaf, Node, Not, Or
@@ -62,7 +64,20 @@ def _double(value: float) -> str:
 
 
 class SqlCompiler:
-    """Compiles conditions into SQL expressions over the ``fields`` map."""
+    """Compiles conditions into SQL expressions over the ``fields`` map — or, for the fields
+    ``columns`` names, over columns ``c{i}`` (the value) and ``l{i}`` (lower-cased) that a
+    table of one log source's records holds already extracted (see ``hunt``)."""
+
+    def __init__(self, columns: Mapping[str, int] | None = None) -> None:
+        self.columns = dict(columns or {})
+
+    def _raw(self, name: str) -> str:
+        index = self.columns.get(name)
+        return column(name) if index is None else f"c{index}"
+
+    def _low(self, name: str) -> str:
+        index = self.columns.get(name)
+        return f"lower({column(name)})" if index is None else f"l{index}"
 
     def expression(self, node: Node) -> str:
         if isinstance(node, Leaf):
@@ -74,12 +89,12 @@ class SqlCompiler:
         return "(" + joiner.join(self.expression(i) for i in node.items) + ")"
 
     def _leaf(self, leaf: Leaf) -> str:
-        field = column(leaf.field)
+        field = self._raw(leaf.field)
         if leaf.op == "glob":
             parts: tuple[str, ...] = leaf.value
             if parts == (ANY,):
                 return f"({field} IS NOT NULL)"
-            target = field if leaf.cased else f"lower({field})"
+            target = field if leaf.cased else self._low(leaf.field)
             if all(p not in (ANY, ONE) for p in parts):
                 text = "".join(parts)
                 return f"({target} = {quote(text if leaf.cased else text.lower())})"
@@ -101,7 +116,7 @@ class SqlCompiler:
         if leaf.op == "exists":
             return f"({field} IS {'NOT ' if leaf.value else ''}NULL)"
         if leaf.op == "fieldref":
-            return f"({field} = {column(leaf.value)})"
+            return f"({field} = {self._raw(leaf.value)})"
         raise ValueError(f"unknown leaf operation {leaf.op}")  # pragma: no cover
 
 
