@@ -329,12 +329,14 @@ class StreamEngine:
     def process(self, record: Record) -> list[Detection]:
         self.records += 1
         plan = self.index.plan(record.logsource)
-        if not plan.rules:
+        rules: Sequence[Rule] = plan.rules
+        if not rules:
             return []
         subject = Subject(record.fields, plan.fields)
+        if self.prefilter:
+            rules = plan.candidates(subject)
         out: list[Detection] = []
         matched: list[str] = []
-        rules = plan.candidates(subject) if self.prefilter else plan.rules
         self.evaluations += len(rules)
         for rule in rules:
             if rule.matcher(subject):

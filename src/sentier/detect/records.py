@@ -161,23 +161,22 @@ class LineReader:
     _stamp_key: tuple[str, str, str] | None = field(default=None, repr=False)
     _stamp_value: datetime | None = field(default=None, repr=False)
 
-    def read(self, text: str, line: int) -> Iterator[Record]:
+    def read(self, text: str, line: int) -> list[Record]:
+        """The records of line number ``line`` (none for a blank line, several for a
+        CloudTrail envelope); a list rather than a generator, one per line being the rule."""
         origin = f"{self.source}:{line}"
         stripped = text.strip()
         if not stripped:
-            return
+            return []
         if stripped.startswith("{"):
-            yield from self._json(stripped, origin)
-            return
+            return self._json(stripped, origin)
         found = SYSLOG.match(text)
         if found:
-            yield self._syslog(found, text, origin)
-            return
+            return [self._syslog(found, text, origin)]
         found = ACCESS.match(text)
         if found:
-            yield self._access(found, text, origin)
-            return
-        yield self._plain(text, origin)
+            return [self._access(found, text, origin)]
+        return [self._plain(text, origin)]
 
     def _time(self, moment: datetime | None) -> datetime:
         if moment is None:
@@ -262,21 +261,20 @@ class LineReader:
             hints=tuple((k, v) for k, v in (("host", self.logsource.get("host", "")),) if v),
         )
 
-    def _json(self, text: str, origin: str) -> Iterator[Record]:
+    def _json(self, text: str, origin: str) -> list[Record]:
         try:
             document = _loads(text)
         except ValueError:
-            yield self._plain(text, origin)
-            return
+            return [self._plain(text, origin)]
         if not isinstance(document, dict):
-            yield self._plain(text, origin)
-            return
+            return [self._plain(text, origin)]
         if isinstance(document.get("Records"), list):  # a CloudTrail log file's envelope
-            for index, item in enumerate(document["Records"][:100_000]):
-                if isinstance(item, dict):
-                    yield from_document(item, f"{origin}#{index}", self.logsource)
-            return
-        yield from_document(document, origin, self.logsource)
+            return [
+                from_document(item, f"{origin}#{index}", self.logsource)
+                for index, item in enumerate(document["Records"][:100_000])
+                if isinstance(item, dict)
+            ]
+        return [from_document(document, origin, self.logsource)]
 
     def _plain(self, text: str, origin: str) -> Record:
         return Record(
