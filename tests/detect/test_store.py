@@ -314,3 +314,32 @@ def test_sentier_serve_polls_through_the_registered_background_job(
     with session_scope(catalog_engine) as session:
         rows = session.scalars(select(DetectDetection.source)).all()
     assert rows == ["inbound"]
+
+
+def test_a_closing_condition_carried_over_polls_fires_when_its_window_expires(
+    tmp_path: Path,
+) -> None:
+    """``lte`` is judged when the window closes: after a restore, at the expiry, with the
+    window's last record."""
+    (tmp_path / "r.yml").write_text(
+        "title: login\nid: 11111111-1111-1111-1111-111111111111\nname: login\n"
+        "logsource: {product: aws, service: cloudtrail}\n"
+        "detection: {selection: {eventName: ConsoleLogin}, condition: selection}\n"
+        "---\n"
+        "title: few logins\nid: 22222222-2222-2222-2222-222222222222\n"
+        "correlation: {type: event_count, rules: [login], group-by: [recipientAccountId],"
+        " timespan: 10m, condition: {lte: 2}}\n"
+    )
+    rules = load_rules([tmp_path])
+    assert not rules.refused
+    at = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    login = _stop_logging(at) | {"eventName": "ConsoleLogin"}
+    first = StreamEngine(rules)
+    assert [d.kind for d in first.process(from_document(login, "a"))] == ["match"]
+    carried = json.loads(json.dumps(first.snapshot()))
+    second = StreamEngine(rules)
+    second.restore(carried)
+    assert second.expire(at + timedelta(minutes=5)) == []  # the window is still open
+    fired = second.expire(at + timedelta(minutes=10))
+    assert [(d.kind, d.count, d.origin) for d in fired] == [("correlation", 1, "a")]
+    assert second.snapshot() == {}

@@ -288,7 +288,8 @@ class CorrelationState:
                     "count": window.count,
                     "values": sorted(window.values),
                     "seen": {k: [at.isoformat(), seq] for k, (at, seq) in window.seen.items()},
-                    "last": record_data(window.last) if window.last else None,
+                    # Only closing conditions read the window's last record.
+                    "last": record_data(window.last) if window.last and self.at_close else None,
                     "fired": window.fired,
                 }
             )
