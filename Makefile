@@ -40,5 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/carbon.py
 	$(BIN)/python bench/conformance.py
 
+	$(BIN)/python bench/detect.py
+
 clean:
 	rm -rf $(VENV) .sentier .pytest_cache .mypy_cache .ruff_cache

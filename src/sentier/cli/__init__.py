@@ -12,6 +12,7 @@ from sentier.cli import (
     cost,
     db,
     demo,
+    detect,
     drift,
     events,
     logs,
@@ -48,6 +49,7 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(alerts.incidents_app, name="incidents")
 app.add_typer(cost.app, name="cost")
 app.add_typer(carbon.app, name="carbon")
+app.add_typer(detect.app, name="detect")
 
 
 @app.command()

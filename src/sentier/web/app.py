@@ -81,6 +81,7 @@ NAV: list[tuple[str, str, str]] = [
     ("/finops", "FinOps", "viewer"),
     ("/greenops", "GreenOps", "viewer"),
     ("/incidents", "Incidents", "viewer"),
+    ("/detect", "Detections", "viewer"),
     ("/events", "Events", "viewer"),
     ("/webhooks", "Webhooks", "viewer"),
     ("/sources", "Sources", "viewer"),

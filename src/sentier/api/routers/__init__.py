@@ -8,6 +8,7 @@ from sentier.api.routers import (
     backstage,
     backstage_locations,
     catalog,
+    detect,
     events,
     finops,
     greenops,
@@ -28,4 +29,5 @@ ROUTERS: list[APIRouter] = [
     events.router,
     greenops.router,
     finops.router,
+    detect.router,
 ]

@@ -10,6 +10,8 @@ from sentier.store.models.catalog import (
     EntitySearch,
     Relation,
 )
+from sentier.store.models.detect import DetectCursor, Suppression
+from sentier.store.models.detect import Detection as DetectDetection
 from sentier.store.models.events import (
     ConsumedEvent,
     EventCursor,
@@ -39,6 +41,8 @@ __all__ = [
     "CatalogFile",
     "CatalogSource",
     "ConsumedEvent",
+    "DetectCursor",
+    "DetectDetection",
     "Entity",
     "EntitySearch",
     "EventCursor",
@@ -62,6 +66,7 @@ __all__ = [
     "PolicyScan",
     "PortalSession",
     "Relation",
+    "Suppression",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

@@ -12,4 +12,5 @@ PAGE_MODULES = [
     "sentier.web.pages.events",
     "sentier.web.pages.greenops",
     "sentier.web.pages.finops",
+    "sentier.web.pages.detect",
 ]
