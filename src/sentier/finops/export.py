@@ -4,6 +4,9 @@ Allocation goes into FOCUS 1.3's own columns, ``AllocatedMethodId`` (the rule, o
 ``shared:<pool>``) and ``AllocatedMethodDetails`` (for a shared line, how its period's pool
 was split: owner -> fraction), plus ``x_AllocatedOwner``, ``x_AllocatedEntity`` and
 ``x_AllocatedSystem``. Line costs are never altered, so the export sums to the invoice.
+
+As CSV, text cells that a spreadsheet would run as a formula (a tag ``=HYPERLINK(...)``) get
+a leading single quote; numbers are written as numbers, untouched (``sentier.csvsafe``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
+from sentier.csvsafe import write_table
 from sentier.finops.allocation import mapping_table
 from sentier.finops.columns import LINE_KEY, PERIOD, focus_columns
 from sentier.finops.facts import Facts
@@ -91,7 +95,9 @@ def export_focus(
     result = joined.select(**columns).order_by(["ChargePeriodStart", "ResourceId"])
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() == ".csv":
-        result.to_csv(str(target))
+        # Names, tags and descriptions come from whoever tags a resource: written so that no
+        # spreadsheet runs them as formulas (``sentier.csvsafe``).
+        write_table(result, target)
     else:
         result.to_parquet(str(target))
     counted = result.aggregate(
