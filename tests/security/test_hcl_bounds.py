@@ -336,3 +336,42 @@ def test_the_memory_budget_is_per_module(tmp_path: Path, monkeypatch: pytest.Mon
     _the_problem(problems, bad, 2, "MiB of values")
     assert "aws_s3_bucket.good" in found
     assert not [p for p in problems if p.file == str(second)]
+
+
+def test_cidr_functions_refuse_impossible_new_bits() -> None:
+    # A negative newbits used to shift 1 by a billion bits: 125 MB for one call.
+    with pytest.raises(functions.EvalError, match="newbits"):
+        functions.fn_cidrsubnet("10.0.0.0/8", -1_000_000_000, 0)
+    with pytest.raises(functions.EvalError, match="newbits"):
+        functions.fn_cidrsubnets("10.0.0.0/8", 4, -1_000_000_000)
+    assert functions.fn_cidrsubnet("10.0.0.0/8", 8, 2) == "10.2.0.0/16"
+
+
+def test_yamlencode_of_a_huge_value_is_refused(tmp_path: Path) -> None:
+    bad, _ = _tree(
+        tmp_path,
+        "locals {\n"
+        "  rows = [for i in range(400) : [for j in range(400) : j]]\n"
+        "  text = yamlencode(local.rows)\n"
+        "}\n"
+        'resource "null_resource" "n" {\n  x = local.text\n}\n',
+    )
+    problems, found = _problems(tmp_path)
+    _the_problem(problems, bad, 3, "yamlencode()")
+    assert "aws_s3_bucket.good" in found
+
+
+def test_a_plan_nested_beyond_what_the_readers_recurse_is_a_problem(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    plan = tmp_path / "plan" / "tfplan.json"
+    plan.parent.mkdir()
+    plan.write_text(
+        '{"format_version": "1.2", "planned_values": {"root_module": {"resources": [{"address":'
+        f' "a.b", "type": "a", "name": "b", "values": {{"x": {deep}}}}}]}}}}}}',
+        "utf-8",
+    )
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "main.tf").write_text(GOOD, "utf-8")
+    problems, found = _problems(tmp_path)
+    _the_problem(problems, plan, 1, "nested too deeply")
+    assert "aws_s3_bucket.good" in found

@@ -145,7 +145,12 @@ def fn_jsondecode(text: Any) -> Any:
 def fn_yamlencode(value: Any) -> Any:
     import yaml
 
+    budget = current()
+    before = budget.steps
     data = strip_locs(value)
+    # PyYAML writes in Python, far slower than json: fewer members, or a scan waits minutes.
+    if budget.steps - before > MAX_ITEMS:
+        raise ValueTooLarge(f"yamlencode() of more than {MAX_ITEMS:,} members")
     if _deep_unknown(data):
         return Unknown(reason="yamlencode of unknown")
     return encoded(yaml.safe_dump(data, sort_keys=True), value)
@@ -484,10 +489,20 @@ def fn_sum(value: Any) -> Any:
     return sum(_numbers((value,)))
 
 
+def _newbits(network: Any, newbits: Any) -> int:
+    """Bits added to a prefix: between 0 and what the address has left (no huge shifts)."""
+    bits = int(newbits)
+    if not 0 <= bits <= network.max_prefixlen - network.prefixlen:
+        raise EvalError(
+            f"newbits {bits} does not fit a /{network.prefixlen} of {network.max_prefixlen} bits"
+        )
+    return bits
+
+
 def fn_cidrsubnet(prefix: Any, newbits: Any, netnum: Any) -> Any:
     try:
         network = ipaddress.ip_network(str(prefix), strict=False)
-        new_prefix = network.prefixlen + int(newbits)
+        new_prefix = network.prefixlen + _newbits(network, newbits)
         subnets = network.subnets(new_prefix=new_prefix)
         step = 1 << (network.max_prefixlen - new_prefix)
         base = int(network.network_address) + int(netnum) * step
@@ -506,7 +521,7 @@ def fn_cidrsubnets(prefix: Any, *newbits: Any) -> Any:
     out = []
     cursor = int(network.network_address)
     for bits in newbits:
-        size = 1 << (network.max_prefixlen - network.prefixlen - int(bits))
+        size = 1 << (network.max_prefixlen - network.prefixlen - _newbits(network, bits))
         if cursor % size:
             cursor += size - cursor % size
         out.append(f"{ipaddress.ip_address(cursor)}/{network.prefixlen + int(bits)}")
