@@ -32,7 +32,11 @@ def test_ingest_report_tags_budgets_from_the_cli(catalog: Engine, tmp_path: Path
     assert totals["group:default/team-a"] == "12.50" and totals["unallocated"] == "7.50"
     assert data["reconciliation"][0]["balanced"] is True
     result = runner.invoke(app, ["cost", "report", "--by", "service-category", "-f", "csv"])
-    assert result.output.splitlines()[0] == "service-category,currency,2024-09,total,share,MoM"
+    # Text quoted, numbers bare (``sentier.csvsafe``).
+    assert (
+        result.output.splitlines()[0]
+        == '"service-category","currency","2024-09","total","share","MoM"'
+    )
     result = runner.invoke(app, ["cost", "tags", "--format", "json"])
     assert json.loads(result.output)["overall"][0]["coverage"] == 12.5 / 20
     result = runner.invoke(

@@ -7,7 +7,6 @@ store the same way and refuse the same bad input with the same words.
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from sentier.cli._common import fail, open_store
+from sentier.csvsafe import write_rows
 
 
 class Format(StrEnum):
@@ -66,10 +66,16 @@ def plain(value: Any) -> Any:
 
 
 def write_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    writer = csv.writer(sys.stdout)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([plain(v) for v in row])
+    """Rows as CSV on stdout, safe to open in a spreadsheet (``sentier.csvsafe``): amounts
+    stay numbers (money to the cent), names and tags are text that never runs as a formula."""
+    write_rows(sys.stdout, headers, ([_csv_value(v) for v in row] for row in rows))
+
+
+def _csv_value(value: Any) -> Any:
+    """``plain`` for one CSV cell, keeping numbers numbers (``plain`` makes money text)."""
+    if isinstance(value, Decimal):
+        return value.quantize(Decimal("0.01"))
+    return plain(value)
 
 
 def parse_day(text: str | None, *, end: bool = False) -> date | None:

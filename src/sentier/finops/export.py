@@ -11,6 +11,8 @@ sentier's own checks from the FOCUS column catalogue): date-times are ISO 8601 i
 decimals; a column FOCUS forbids to be null is left out when the data never carried it (a
 FOCUS 1.0 bill has no ``BillingAccountType``) rather than written empty; ``ServiceProviderName``
 (FOCUS 1.3) is ``ProviderName`` where the bill predates it, as the 1.3 specification renames it.
+As CSV, text cells that a spreadsheet would run as a formula (a tag ``=HYPERLINK(...)``) get
+a leading single quote; numbers are written as numbers, untouched (``sentier.csvsafe``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
+from sentier.csvsafe import write_table
 from sentier.finops.allocation import mapping_table
 from sentier.finops.columns import LINE_KEY, PERIOD, FocusColumn, focus_columns
 from sentier.finops.facts import Facts
@@ -106,7 +109,9 @@ def export_focus(
     result = joined.select(**columns).order_by(["ChargePeriodStart", "ResourceId"])
     target.parent.mkdir(parents=True, exist_ok=True)
     if csv:
-        result.to_csv(str(target))
+        # Names, tags and descriptions come from whoever tags a resource: written so that no
+        # spreadsheet runs them as formulas (``sentier.csvsafe``).
+        write_table(result, target)
     else:
         result.to_parquet(str(target))
     counted = result.aggregate(

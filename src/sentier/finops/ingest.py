@@ -47,7 +47,16 @@ from sentier.finops.columns import (
 )
 from sentier.finops.errors import FinOpsError, Problem
 from sentier.finops.normalise import ERRORS, SLICE, WARNINGS, Plan, build_plan
-from sentier.finops.sources import describe, discover, reader_sql, sql_literal
+from sentier.finops.sources import (
+    ParallelRefused,
+    check_parallel,
+    describe,
+    discover,
+    reader_sql,
+    reading_error,
+    reading_errors,
+    sql_literal,
+)
 from sentier.finops.tags import TagCache, add_tag_columns, plan_or_default
 from sentier.tagging import TaggingPlan
 
@@ -286,7 +295,27 @@ def _stream_file(
     file_index: int,
     progress: Progress | None,
 ) -> _FileResult:
+    """Stream one file into staged Parquet; on any error, nothing of it stays staged."""
     result = _FileResult(FileReport(str(path)))
+    try:
+        _stream_into(result, con, path, plan, staging, file_index, progress)
+    except BaseException:
+        for writer in result.writers.values():
+            writer.discard()
+        result.writers.clear()
+        raise
+    return result
+
+
+def _stream_into(
+    result: _FileResult,
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    plan: Plan,
+    staging: Path,
+    file_index: int,
+    progress: Progress | None,
+) -> None:
     report = result.report
     line_names = [PERIOD, LINE_KEY] + [c.name for c in line_columns()]
     key_names = [PERIOD, LINE_KEY] + [c.name for c in key_columns()]
@@ -336,7 +365,7 @@ def _stream_file(
         result.writers.clear()
         report.problems.extend(_diagnose(con, path, plan))
         result.touched = _touched_slices(con, plan)
-        return result
+        return
     # Totals per slice and currency, from the files just written (narrow, fast to read).
     for key, writer in result.writers.items():
         if not writer.keys_path.exists():
@@ -367,7 +396,6 @@ def _stream_file(
         report.problems.extend(_diagnose(con, path, plan, severity="warning"))
     report.periods = sorted({period for period, _ in result.writers})
     result.touched = set(result.writers)
-    return result
 
 
 def _diagnose(
@@ -407,7 +435,7 @@ def _touched_slices(con: duckdb.DuckDBPyConnection, plan: Plan) -> set[tuple[str
         rows = con.execute(
             f"SELECT DISTINCT {PERIOD}, {SLICE} FROM ({plan.select_sql}) WHERE {PERIOD} IS NOT NULL"
         ).fetchall()
-    except duckdb.Error:
+    except reading_errors():
         return set()
     return {(str(p), str(s)) for p, s in rows}
 
@@ -464,20 +492,55 @@ def _read_file(
     default_currency: str | None,
     progress: Progress | None,
 ) -> _FileResult:
-    report = FileReport(str(path), sha256=_sha256(path), size=path.stat().st_size)
+    """Read one file, with DuckDB's parallel CSV reader first and its sequential one when the
+    parallel one refuses the file (see ``sources``); any reader error quarantines the file."""
     try:
-        columns = describe(con, path)
+        digest, size = _sha256(path), path.stat().st_size
+    except OSError as error:
+        report = FileReport(str(path), status="quarantined")
+        reason = error.strerror or type(error).__name__
+        report.problems.append(Problem("error", f"cannot read the file: {reason}", file=str(path)))
+        return _FileResult(report)
+    read = (con, path, index, staging, provider_format, default_currency, progress)
+    try:
+        return _read_with(*read, FileReport(str(path), sha256=digest, size=size), parallel=True)
+    except ParallelRefused:
+        return _read_with(*read, FileReport(str(path), sha256=digest, size=size), parallel=False)
+
+
+def _read_with(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    index: int,
+    staging: Path,
+    provider_format: str,
+    default_currency: str | None,
+    progress: Progress | None,
+    report: FileReport,
+    *,
+    parallel: bool,
+) -> _FileResult:
+    try:
+        columns = describe(con, path, parallel=parallel)
         mapping, unknown = source_columns(provider_format, columns, file=str(path))
         plan = build_plan(
             mapping,
-            source_sql=reader_sql(path),
+            source_sql=reader_sql(path, parallel=parallel),
             file=str(path),
             default_currency=default_currency,
             unknown=unknown,
         )
     except FinOpsError as error:
         report.status = "quarantined"
-        report.problems.append(Problem("error", error.message, file=str(path), column=error.column))
+        report.problems.append(
+            Problem(
+                "error",
+                error.message,
+                file=str(path),
+                row=error.row,
+                column=error.column,
+            )
+        )
         return _FileResult(report)
     report.version = plan.version
     if any(p.severity == "error" for p in plan.problems):
@@ -486,11 +549,12 @@ def _read_file(
         return _FileResult(report)
     try:
         result = _stream_file(con, path, plan, staging, index, progress)
-    except duckdb.Error as error:
+    except reading_errors() as error:
+        check_parallel(error, parallel)
+        located = reading_error(error, path)
         report.status = "quarantined"
-        message = str(error).strip().splitlines()[0]
         report.problems.extend(plan.problems)
-        report.problems.append(Problem("error", f"cannot read the file: {message}", file=str(path)))
+        report.problems.append(Problem("error", located.message, file=str(path), row=located.row))
         return _FileResult(report)
     result.report.sha256, result.report.size = report.sha256, report.size
     result.report.version = plan.version

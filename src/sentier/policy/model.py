@@ -149,6 +149,7 @@ class ParseProblem:
     line: int
     message: str
     column: int = 0
+    remediation: str = ""  # what to do, when it is not "fix the syntax error"
 
 
 @dataclass(slots=True)

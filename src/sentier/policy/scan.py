@@ -112,7 +112,8 @@ def parse_findings(loaded: LoadResult) -> list[Finding]:
             resource=problem.file,
             resource_type="file",
             pack="core",
-            remediation="Fix the syntax error; the rest of the file and tree was still scanned.",
+            remediation=problem.remediation
+            or "Fix the syntax error; the rest of the file and tree was still scanned.",
         )
         for problem in loaded.problems
     ]

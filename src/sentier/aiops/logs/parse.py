@@ -7,7 +7,6 @@ as the miner sees more, so the file is written after the last line, from a secon
 
 from __future__ import annotations
 
-import csv
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import yaml
 from sentier.aiops.errors import AIOpsError
 from sentier.aiops.logs.detect import Detection, HeaderFormat, catalogue, resolve_format
 from sentier.aiops.logs.miner import Mined, MinerSettings, TemplateMiner
+from sentier.csvsafe import write_rows
 
 MAX_EXAMPLES = 20
 
@@ -177,9 +177,8 @@ def _write_structured(
     target.parent.mkdir(parents=True, exist_ok=True)
     lines = read_lines(source)
     records = log_format.records(lines) if log_format else enumerate(lines, start=1)
-    with target.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["LineId", *header_fields, "Content", "EventId", "EventTemplate"])
+
+    def rows() -> Iterator[list[Any]]:
         wanted = iter(zip(numbers, signatures, strict=True))
         next_wanted = next(wanted, None)
         for number, text in records:
@@ -190,22 +189,28 @@ def _write_structured(
             fields = (log_format.split(text) if log_format else None) or {}
             content = fields.get("Content", text).strip() if log_format else text.strip()
             template = miner.template_of(next_wanted[1])
-            writer.writerow(
-                [
-                    number,
-                    *(fields.get(name, "") for name in header_fields),
-                    content,
-                    event_id(template.id) if template else "",
-                    template.text if template else "",
-                ]
-            )
+            yield [
+                number,
+                *(fields.get(name, "") for name in header_fields),
+                content,
+                event_id(template.id) if template else "",
+                template.text if template else "",
+            ]
             next_wanted = next(wanted, None)
+
+    # Log lines are written by whoever can make a service log: kept from running as
+    # spreadsheet formulas (``sentier.csvsafe``).
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        write_rows(
+            handle, ["LineId", *header_fields, "Content", "EventId", "EventTemplate"], rows()
+        )
 
 
 def write_templates(target: Path, miner: TemplateMiner) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["EventId", "EventTemplate", "Occurrences"])
-        for template in miner.templates():
-            writer.writerow([event_id(template.id), template.text, template.count])
+        write_rows(
+            handle,
+            ["EventId", "EventTemplate", "Occurrences"],
+            ([event_id(t.id), t.text, t.count] for t in miner.templates()),
+        )

@@ -5,15 +5,37 @@
 addresses it refers to, which is how rules connect a bucket to its versioning resource.
 Definite errors (a missing key, a wrong type) raise ``EvalError`` so ``try()`` and ``can()``
 behave as in Terraform; elsewhere they turn into unknown values, never into a crash.
+
+Every evaluation runs within the module's ``budget``: nesting, time and the size of every value
+built here (strings joined by templates, tuples, objects, ``for`` results, function results)
+are bounded, so that no input can hang a scan or exhaust its memory.
 """
 
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sentier.policy.confine import may_read
-from sentier.policy.hcl.functions import ALWAYS_UNKNOWN, PASS_THROUGH, PLAIN, EvalError
+from sentier.policy.hcl.budget import (
+    CLOCK_EVERY,
+    MAX_DEPTH,
+    MAX_ITEMS,
+    MAX_TEXT,
+    WORD,
+    BudgetExceeded,
+    current,
+)
+from sentier.policy.hcl.functions import (
+    ALWAYS_UNKNOWN,
+    PASS_THROUGH,
+    PLAIN,
+    EvalError,
+    fits_items,
+    fits_number,
+    fits_text,
+)
 from sentier.policy.hcl.syntax import Expr
 from sentier.policy.hcl.values import (
     LDict,
@@ -57,6 +79,13 @@ _ARITH = {"+", "-", "*", "/", "%"}
 _COMPARE = {"<", ">", "<=", ">="}
 
 
+@lru_cache(maxsize=4096)
+def folder_of(path: str) -> str:
+    """``os.path.dirname``, remembered: asked for every attribute of every resource, of a few
+    hundred distinct files."""
+    return os.path.dirname(path)
+
+
 def _is_literal(expr: Expr) -> bool:
     return bool(expr[0] == "lit")
 
@@ -64,81 +93,111 @@ def _is_literal(expr: Expr) -> bool:
 class Evaluator:
     """Evaluates expressions of one module instance (shared by all its scopes)."""
 
+    def __init__(self) -> None:
+        self.budget = current()
+
     def ev(self, expr: Expr, scope: Scope) -> tuple[Any, Loc]:
-        kind = expr[0]
-        line = expr[1]
-        here = (scope.file, line)
-        if kind == "lit":
-            return expr[2], here
-        if kind in ("var", "getattr", "index"):
-            return self.traversal(expr, scope)
-        if kind == "template":
-            parts: list[str] = []
-            unknowns: list[Any] = []
-            for piece in expr[2]:
-                if isinstance(piece, str):
-                    parts.append(piece)
-                    continue
-                value, _ = self.ev(piece, scope)
-                text = to_string(value)
-                if isinstance(text, Unknown):
-                    unknowns.append(value if isinstance(value, Unknown) else text)
-                else:
-                    parts.append(text)
-            if unknowns:
-                return merge_unknown(*unknowns), here
-            return "".join(parts), here
-        if kind == "tuple":
-            out = LList()
-            for item in expr[2]:
-                value, loc = self.ev(item, scope)
-                out.append(value)
-                out.locs.append(loc)
-            return out, here
-        if kind == "object":
-            obj = LDict()
-            for key_expr, value_expr, elem_line in expr[2]:
-                key, _ = self.ev(key_expr, scope)
-                if isinstance(key, Unknown):
-                    return Unknown(key.refs, "unknown object key"), here
-                value, loc = self.ev(value_expr, scope)
-                key_text = to_string(key)
-                if isinstance(key_text, Unknown):
-                    raise EvalError("object key is not a string")
-                obj[key_text] = value
-                obj.locs[key_text] = loc if loc[1] else (scope.file, elem_line)
-            return obj, here
-        if kind == "call":
-            return self.call(expr, scope)
-        if kind == "cond":
-            return self.conditional(expr, scope)
-        if kind == "binop":
-            return self.binop(expr, scope)
-        if kind == "unop":
-            value, loc = self.ev(expr[3], scope)
-            if isinstance(value, Unknown):
-                return value, loc
-            if expr[2] == "!":
-                flag = to_bool(value)
-                return (flag if isinstance(flag, Unknown) else not flag), loc
-            number = to_number(value)
-            return (number if isinstance(number, Unknown) else -number), loc
-        if kind == "tif":
-            flag, _ = self.ev(expr[2], scope)
-            flag = to_bool(flag)
-            if isinstance(flag, Unknown):
-                return Unknown(flag.refs, "unknown template condition"), here
-            value, _ = self.ev(expr[3] if flag else expr[4], scope)
-            return to_string(value), here
-        if kind == "tfor":
-            return self.template_for(expr, scope)
-        if kind == "splat":
-            return self.splat(expr, scope)
-        if kind == "fortuple" or kind == "forobj":
-            return self.for_expr(expr, scope)
-        if kind == "unknown":
-            return Unknown(reason=str(expr[2])), here
-        raise EvalError(f"unsupported expression {kind}")
+        """``(value, loc)`` of ``expr``, within the budget: deeper than ``MAX_DEPTH`` or past
+        the module's time or memory raises ``BudgetExceeded``, located here."""
+        budget = self.budget
+        budget.depth += 1
+        try:
+            # The one test on the hot path; the clock is read by loops and function calls.
+            if budget.depth > MAX_DEPTH:
+                budget.checkpoint()
+            kind = expr[0]
+            line = expr[1]
+            here = (scope.file, line)
+            if kind == "lit":
+                return expr[2], here
+            if kind in ("var", "getattr", "index"):
+                return self.traversal(expr, scope)
+            if kind == "template":
+                parts: list[str] = []
+                unknowns: list[Any] = []
+                length = 0
+                for piece in expr[2]:
+                    if isinstance(piece, str):
+                        parts.append(piece)
+                        length += len(piece)
+                        continue
+                    value, _ = self.ev(piece, scope)
+                    text = to_string(value)
+                    if isinstance(text, Unknown):
+                        unknowns.append(value if isinstance(value, Unknown) else text)
+                    else:
+                        parts.append(text)
+                        length += len(text)
+                if unknowns:
+                    return merge_unknown(*unknowns), here
+                if length > MAX_TEXT:
+                    fits_text(length, "template")
+                budget.memory -= length
+                if budget.memory < 0:
+                    budget.claim(0)
+                return "".join(parts), here
+            if kind == "tuple":
+                out = LList()
+                for item in expr[2]:
+                    value, loc = self.ev(item, scope)
+                    out.append(value)
+                    out.locs.append(loc)
+                budget.memory -= WORD * (len(out) + 1)
+                if budget.memory < 0:
+                    budget.claim(0)
+                return out, here
+            if kind == "object":
+                obj = LDict()
+                for key_expr, value_expr, elem_line in expr[2]:
+                    key, _ = self.ev(key_expr, scope)
+                    if isinstance(key, Unknown):
+                        return Unknown(key.refs, "unknown object key"), here
+                    value, loc = self.ev(value_expr, scope)
+                    key_text = to_string(key)
+                    if isinstance(key_text, Unknown):
+                        raise EvalError("object key is not a string")
+                    obj[key_text] = value
+                    obj.locs[key_text] = loc if loc[1] else (scope.file, elem_line)
+                budget.memory -= WORD * (len(obj) + 1)
+                if budget.memory < 0:
+                    budget.claim(0)
+                return obj, here
+            if kind == "call":
+                return self.call(expr, scope)
+            if kind == "cond":
+                return self.conditional(expr, scope)
+            if kind == "binop":
+                return self.binop(expr, scope)
+            if kind == "unop":
+                value, loc = self.ev(expr[3], scope)
+                if isinstance(value, Unknown):
+                    return value, loc
+                if expr[2] == "!":
+                    flag = to_bool(value)
+                    return (flag if isinstance(flag, Unknown) else not flag), loc
+                number = to_number(value)
+                return (number if isinstance(number, Unknown) else fits_number(-number)), loc
+            if kind == "tif":
+                flag, _ = self.ev(expr[2], scope)
+                flag = to_bool(flag)
+                if isinstance(flag, Unknown):
+                    return Unknown(flag.refs, "unknown template condition"), here
+                value, _ = self.ev(expr[3] if flag else expr[4], scope)
+                return to_string(value), here
+            if kind == "tfor":
+                return self.template_for(expr, scope)
+            if kind == "splat":
+                return self.splat(expr, scope)
+            if kind == "fortuple" or kind == "forobj":
+                return self.for_expr(expr, scope)
+            if kind == "unknown":
+                return Unknown(reason=str(expr[2])), here
+            raise EvalError(f"unsupported expression {kind}")
+        except BudgetExceeded as error:
+            error.locate(scope.file, expr[1])
+            raise
+        finally:
+            budget.depth -= 1
 
     # -- references -------------------------------------------------------------------------
 
@@ -248,6 +307,7 @@ class Evaluator:
                     item, item_loc = self.apply_steps(item, item_loc, [("index", key, 0)], scope)
             out.append(item)
             out.locs.append(item_loc)
+        self.budget.claim(WORD * (len(out) + 1))
         return out, loc
 
     # -- operators --------------------------------------------------------------------------
@@ -309,15 +369,20 @@ class Evaluator:
                 left_loc,
             )
         if op == "+":
-            return a + b, here
+            return fits_number(a + b), here
         if op == "-":
-            return a - b, here
+            return fits_number(a - b), here
         if op == "*":
-            return a * b, here
+            if isinstance(a, int) and isinstance(b, int):
+                fits_number(1 << (a.bit_length() + b.bit_length()))  # before multiplying
+            return fits_number(a * b), here
         if b == 0:
             raise EvalError("division by zero")
         if op == "/":
-            result = a / b
+            try:
+                result = a / b
+            except OverflowError as error:
+                raise EvalError("number out of range") from error
             return (int(result) if float(result).is_integer() else result), here
         return a % b, here
 
@@ -337,7 +402,9 @@ class Evaluator:
         else:
             raise EvalError("template for over a scalar")
         parts: list[str] = []
+        length = 0
         for key, value in pairs:
+            self.budget.step()
             bindings = {value_var: (value, member_loc(collection, key, coll_loc))}
             if key_var:
                 bindings[key_var] = (key, coll_loc)
@@ -345,7 +412,10 @@ class Evaluator:
             text = to_string(text)
             if isinstance(text, Unknown):
                 return text, here
+            length += len(text)
+            fits_text(length, "template for")
             parts.append(text)
+        self.budget.claim(length)
         return "".join(parts), here
 
     def for_expr(self, expr: Expr, scope: Scope) -> tuple[Any, Loc]:
@@ -369,6 +439,7 @@ class Evaluator:
         out_list = LList()
         out_dict = LDict()
         for key, value, loc in pairs:
+            self.budget.step()
             bindings = {value_var: (value, loc)}
             if key_var:
                 bindings[key_var] = (key, loc)
@@ -401,7 +472,9 @@ class Evaluator:
                 v, v_loc = self.ev(expr[5], inner)
                 out_list.append(v)
                 out_list.locs.append(v_loc)
-        return (out_dict if is_object else out_list), here
+        result = out_dict if is_object else out_list
+        self.budget.claim(WORD * (len(result) + 1))
+        return result, here
 
     # -- functions --------------------------------------------------------------------------
 
@@ -436,7 +509,9 @@ class Evaluator:
         values = [a[0] for a in args]
         special = _SPECIAL.get(name)
         if special is not None:
-            return special(self, args, scope, here)
+            made = special(self, args, scope, here)
+            self._made(made[0], name, values)
+            return made
         function = PLAIN.get(name)
         if function is None:
             return Unknown(reason=f"function {name}() not evaluated"), here
@@ -448,6 +523,8 @@ class Evaluator:
             result = function(*values)
         except EvalError:
             raise
+        except RecursionError as error:
+            raise EvalError(f"{name}(): values nested too deeply") from error
         except (
             TypeError,
             ValueError,
@@ -455,11 +532,40 @@ class Evaluator:
             IndexError,
             ZeroDivisionError,
             AttributeError,
+            OverflowError,
         ) as error:
             raise EvalError(f"{name}(): {error}") from error
+        self._made(result, name, values)
         if name in PASS_THROUGH and args:
             return result, args[0][1]
         return result, here
+
+    def _made(self, value: Any, name: str, arguments: list[Any]) -> None:
+        """A function's result: within the bounds of one value, and paid for unless it is
+        one of its arguments passed through (``lookup``, ``tostring``...); a function call is
+        also where the clock is read, now and then."""
+        budget = self.budget
+        budget.steps += 1
+        if not budget.steps & CLOCK_EVERY:
+            budget.checkpoint()
+        if isinstance(value, str):
+            size = len(value)
+            if size > MAX_TEXT:
+                fits_text(size, f"{name}()")
+        elif isinstance(value, list | dict):
+            if len(value) > MAX_ITEMS:
+                fits_items(len(value), f"{name}()")
+            size = WORD * (len(value) + 1)
+        else:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                fits_number(value)
+            return
+        for argument in arguments:
+            if value is argument:
+                return
+        budget.memory -= size
+        if budget.memory < 0:
+            budget.claim(0)
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -490,7 +596,7 @@ def _lookup(ev: Evaluator, args: Args, scope: Scope, here: Loc) -> tuple[Any, Lo
         default, default_loc = args[2]
         # A default computed from the caller's values keeps its origin; a literal default
         # means the key is missing from the map, which is then the place to change.
-        if os.path.dirname(default_loc[0]) != scope.module.dir:
+        if folder_of(default_loc[0]) != scope.module.dir:
             return default, default_loc
         return default, map_loc
     raise EvalError(f"lookup: no key {key!r}")
@@ -513,6 +619,7 @@ def _merge(ev: Evaluator, args: Args, scope: Scope, here: Loc) -> tuple[Any, Loc
 
 def _concat(ev: Evaluator, args: Args, scope: Scope, here: Loc) -> tuple[Any, Loc]:
     out = LList()
+    fits_items(sum(len(v) for v, _ in args if isinstance(v, list)), "concat()")
     for value, loc in args:
         if isinstance(value, Unknown):
             return value, here

@@ -4,6 +4,12 @@ A function given an unknown argument returns unknown (``uuid()``/``timestamp()``
 nothing is ever guessed. Functions that pass a value through (``lookup``, ``merge``,
 ``concat``, ``coalesce``, ``tolist``...) keep the location of what they pass, so findings point
 at the line where the value was written, not at the call.
+
+No function can be made to hang or to exhaust memory (see ``budget``): each one whose result
+can outgrow its arguments (``range``, ``format`` widths, ``join``, ``replace``, ``indent``,
+``setproduct``, ``flatten``, ``formatlist``...) works out the size first and fails with
+``ValueTooLarge`` past the bounds; set operations hash instead of comparing all pairs;
+regular expressions run on RE2, linear in the text, as Terraform's do.
 """
 
 from __future__ import annotations
@@ -14,9 +20,19 @@ import ipaddress
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
+from sentier.policy.hcl.budget import (
+    MAX_DECODE,
+    MAX_INT_BITS,
+    MAX_ITEMS,
+    MAX_RANGE,
+    MAX_TEXT,
+    MAX_WIDTH,
+    current,
+)
 from sentier.policy.hcl.values import (
     LList,
     merge_unknown,
@@ -30,6 +46,35 @@ from sentier.policy.model import Loc, Unknown
 
 class EvalError(Exception):
     """A definite error (missing key, wrong type): ``try``/``can`` catch it, others go unknown."""
+
+
+class ValueTooLarge(EvalError):
+    """A result past one of the bounds of ``budget``, refused before it is made."""
+
+
+def fits_text(length: int, what: str) -> None:
+    if length > MAX_TEXT:
+        raise ValueTooLarge(f"{what} would be {length:,} characters long (at most {MAX_TEXT:,})")
+
+
+def fits_items(count: int, what: str) -> None:
+    if count > MAX_ITEMS:
+        raise ValueTooLarge(f"{what} would have {count:,} members (at most {MAX_ITEMS:,})")
+
+
+def fits_width(width: int, what: str) -> None:
+    if width > MAX_WIDTH:
+        raise ValueTooLarge(f"{what} {width:,} is more than {MAX_WIDTH:,}")
+
+
+def fits_number(number: Any) -> Any:
+    """Integers stay below ``MAX_INT_BITS`` bits; floats must be finite."""
+    if isinstance(number, int) and not isinstance(number, bool):
+        if number.bit_length() > MAX_INT_BITS:
+            raise ValueTooLarge(f"number of {number.bit_length():,} bits (at most {MAX_INT_BITS})")
+    elif isinstance(number, float) and not math.isfinite(number):
+        raise ValueTooLarge("number out of range")
+    return number
 
 
 class EncodedStr(str):
@@ -56,12 +101,16 @@ def _any_unknown(values: list[Any]) -> Unknown | None:
 
 
 def _deep_unknown(value: Any) -> bool:
-    if isinstance(value, Unknown):
-        return True
-    if isinstance(value, dict):
-        return any(_deep_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_deep_unknown(v) for v in value)
+    """Whether an unknown lies anywhere in ``value`` (a plain copy: its size is paid for)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Unknown):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
@@ -70,27 +119,41 @@ def _json_default(value: Any) -> Any:
 
 
 def fn_jsonencode(value: Any) -> Any:
-    if _deep_unknown(value):
+    data = strip_locs(value)  # paid for member by member, strings by length
+    if _deep_unknown(data):
         return Unknown(reason="jsonencode of unknown")
-    data = strip_locs(value)
     return encoded(json.dumps(data, separators=(",", ":"), default=_json_default), value)
+
+
+def _decoded(data: Any) -> Any:
+    """A decoded document, paid for (a YAML alias shares a member: the walk pays each use)."""
+    strip_locs(data)
+    return data
 
 
 def fn_jsondecode(text: Any) -> Any:
     if not isinstance(text, str):
         raise EvalError("jsondecode needs a string")
+    if len(text) > MAX_DECODE:
+        raise ValueTooLarge(f"jsondecode of {len(text):,} characters (at most {MAX_DECODE:,})")
     try:
-        return json.loads(text)
-    except ValueError as error:
+        return _decoded(json.loads(text))
+    except (ValueError, RecursionError) as error:
         raise EvalError(f"invalid JSON: {error}") from error
 
 
 def fn_yamlencode(value: Any) -> Any:
     import yaml
 
-    if _deep_unknown(value):
+    budget = current()
+    before = budget.steps
+    data = strip_locs(value)
+    # PyYAML writes in Python, far slower than json: fewer members, or a scan waits minutes.
+    if budget.steps - before > MAX_ITEMS:
+        raise ValueTooLarge(f"yamlencode() of more than {MAX_ITEMS:,} members")
+    if _deep_unknown(data):
         return Unknown(reason="yamlencode of unknown")
-    return encoded(yaml.safe_dump(strip_locs(value), sort_keys=True), value)
+    return encoded(yaml.safe_dump(data, sort_keys=True), value)
 
 
 def fn_yamldecode(text: Any) -> Any:
@@ -98,9 +161,11 @@ def fn_yamldecode(text: Any) -> Any:
 
     if not isinstance(text, str):
         raise EvalError("yamldecode needs a string")
+    if len(text) > MAX_DECODE:
+        raise ValueTooLarge(f"yamldecode of {len(text):,} characters (at most {MAX_DECODE:,})")
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        return _decoded(yaml.safe_load(text))
+    except (yaml.YAMLError, RecursionError) as error:
         raise EvalError(f"invalid YAML: {error}") from error
 
 
@@ -121,6 +186,7 @@ def _fmt_value(verb: str, value: Any) -> str:
 
 
 _FORMAT = re.compile(r"%(%|[-+# 0]*\d*(?:\.\d+)?[sdvqtfbxXoeEgG])")
+_WIDTHS = re.compile(r"\d+")
 
 
 def fn_format(fmt: Any, *args: Any) -> Any:
@@ -128,12 +194,16 @@ def fn_format(fmt: Any, *args: Any) -> Any:
         raise EvalError("format needs a string")
     values = list(args)
     position = 0
+    # Each verb prints at most its width or its argument: bound the sum before printing.
+    fits_text(len(fmt) + sum(len(v) for v in values if isinstance(v, str)), "format()")
 
     def repl(match: re.Match[str]) -> str:
         nonlocal position
         spec = match.group(1)
         if spec == "%":
             return "%"
+        for width in _WIDTHS.findall(spec):
+            fits_width(int(width), "format width or precision")
         if position >= len(values):
             raise EvalError("not enough arguments to format")
         value = values[position]
@@ -163,10 +233,16 @@ def fn_formatlist(fmt: Any, *args: Any) -> Any:
     if not lists:
         return [fn_format(fmt, *args)]
     length = len(lists[0])
+    if any(len(a) != length for a in lists):
+        raise EvalError("formatlist needs lists of one length")
+    budget = current()
     out = []
     for index in range(length):
         row = [a[index] if isinstance(a, list) else a for a in args]
-        out.append(fn_format(fmt, *row))
+        text = fn_format(fmt, *row)
+        budget.step()
+        budget.claim(len(text))
+        out.append(text)
     return out
 
 
@@ -178,13 +254,34 @@ def fn_join(sep: Any, *lists: Any) -> Any:
         items.extend(value)
     if _any_unknown(items):
         return merge_unknown(*items)
-    return str(sep).join(str(to_string(i)) for i in items if i is not None)
+    texts = [str(to_string(i)) for i in items if i is not None]
+    separator = str(sep)
+    fits_text(sum(map(len, texts)) + len(separator) * max(len(texts) - 1, 0), "join()")
+    return separator.join(texts)
 
 
 def fn_split(sep: Any, text: Any) -> Any:
     if not isinstance(text, str):
         raise EvalError("split needs a string")
-    return text.split(str(sep)) if text else [""]
+    separator = str(sep)
+    if separator and text:
+        fits_items(text.count(separator) + 1, "split()")
+    return text.split(separator) if text else [""]
+
+
+@lru_cache(maxsize=256)
+def _re2(pattern: str) -> Any:
+    """A pattern compiled by RE2, Terraform's own regular expression engine (Go's regexp is
+    RE2): matching is linear in the text, so no pattern can make a scan backtrack for hours,
+    and a pattern Terraform refuses (back-references, look-arounds) is refused here too."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as error:
+        raise EvalError(f"invalid regular expression {pattern!r}: {error}") from error
 
 
 def fn_replace(text: Any, old: Any, new: Any) -> Any:
@@ -192,8 +289,19 @@ def fn_replace(text: Any, old: Any, new: Any) -> Any:
         raise EvalError("replace needs a string")
     old_s, new_s = str(old), str(new)
     if len(old_s) > 1 and old_s.startswith("/") and old_s.endswith("/"):
-        pattern = old_s[1:-1]
-        return re.sub(pattern, re.sub(r"\$(\d+)", r"\\\1", new_s), text)
+        compiled = _re2(old_s[1:-1])
+        replacement = re.sub(r"\$(\d+)", r"\\\1", new_s)
+        longest, count = 0, 0
+        for match in compiled.finditer(text):
+            count += 1
+            longest = max(longest, len(match.group(0)))
+        # Each match becomes the replacement, whose group references repeat at most the match.
+        fits_text(len(text) + count * len(replacement) * max(longest, 1), "replace()")
+        return compiled.sub(replacement, text)
+    if old_s:
+        fits_text(len(text) + text.count(old_s) * max(len(new_s) - len(old_s), 0), "replace()")
+    else:
+        fits_text(len(text) + (len(text) + 1) * len(new_s), "replace()")
     return text.replace(old_s, new_s)
 
 
@@ -231,32 +339,74 @@ def fn_flatten(value: Any) -> Any:
         raise EvalError("flatten needs a list")
     out = LList()
     locs = value.locs if isinstance(value, LList) else []
+    budget = current()
 
     def add(items: list[Any], item_locs: list[Loc]) -> None:
         for index, item in enumerate(items):
+            budget.step()
             if isinstance(item, list):
                 add(item, item.locs if isinstance(item, LList) else [])
             else:
                 out.append(item)
+                if len(out) > MAX_ITEMS:
+                    fits_items(len(out), "flatten()")
                 if index < len(item_locs):
                     out.locs.append(item_locs[index])
                 elif out.locs:
                     out.locs.append(out.locs[-1])
 
-    add(value, locs)
+    try:
+        add(value, locs)
+    except RecursionError as error:
+        raise EvalError("flatten(): lists nested too deeply") from error
     if len(out.locs) != len(out):
         out.locs = []
     return out
 
 
+def _key(value: Any, memo: dict[int, Any]) -> Any:
+    """A hashable stand-in for a value, equal exactly when values are equal (``==``).
+
+    Lists and maps are hashed by content; a member shared by reference is keyed once
+    (``memo``), so sets of large shared structures cost their size, not its repetitions.
+    """
+    if isinstance(value, list | dict):
+        known = memo.get(id(value))
+        if known is not None:
+            return known
+        current().step()
+        if isinstance(value, list):
+            key: Any = ("list", tuple(_key(v, memo) for v in value))
+        else:
+            key = ("map", frozenset((k, _key(v, memo)) for k, v in value.items()))
+        memo[id(value)] = key
+        return key
+    return value
+
+
+def _keys(values: Iterable[Any]) -> list[Any]:
+    memo: dict[int, Any] = {}
+    try:
+        return [_key(v, memo) for v in values]
+    except RecursionError as error:
+        raise EvalError("values nested too deeply to compare") from error
+
+
+def _unique(items: list[Any], keys: list[Any]) -> list[int]:
+    """Positions of the first occurrence of each distinct value, in order: linear time."""
+    seen: set[Any] = set()
+    positions = []
+    for index, key in enumerate(keys):
+        if key not in seen:
+            seen.add(key)
+            positions.append(index)
+    return positions
+
+
 def fn_distinct(value: Any) -> Any:
     if not isinstance(value, list):
         raise EvalError("distinct needs a list")
-    out: list[Any] = []
-    for item in value:
-        if item not in out:
-            out.append(item)
-    return out
+    return [value[i] for i in _unique(value, _keys(value))]
 
 
 def fn_compact(value: Any) -> Any:
@@ -270,9 +420,10 @@ def fn_contains(collection: Any, item: Any) -> Any:
         return item
     if not isinstance(collection, list | dict):
         raise EvalError("contains needs a list")
-    if any(isinstance(v, Unknown) for v in collection) and item not in collection:
+    found = _keys([item])[0] in set(_keys(collection))
+    if not found and any(isinstance(v, Unknown) for v in collection):
         return Unknown()
-    return item in collection
+    return found
 
 
 def fn_element(value: Any, index: Any) -> Any:
@@ -284,9 +435,11 @@ def fn_element(value: Any, index: Any) -> Any:
 def fn_index(value: Any, item: Any) -> Any:
     if not isinstance(value, list):
         raise EvalError("index needs a list")
-    if item not in value:
-        raise EvalError("item not in list")
-    return value.index(item)
+    wanted = _keys([item])[0]
+    for position, key in enumerate(_keys(value)):
+        if key == wanted:
+            return position
+    raise EvalError("item not in list")
 
 
 def fn_zipmap(keys: Any, values: Any) -> Any:
@@ -297,11 +450,18 @@ def fn_zipmap(keys: Any, values: Any) -> Any:
 
 def fn_range(*args: Any) -> Any:
     numbers = [int(a) for a in args]
+    if not 1 <= len(numbers) <= 3:
+        raise EvalError("range needs one to three numbers")
     if len(numbers) == 1:
-        return list(range(numbers[0]))
-    if len(numbers) == 2:
-        return list(range(numbers[0], numbers[1]))
-    return list(range(numbers[0], numbers[1], numbers[2]))
+        numbers = [0, numbers[0]]
+    sequence = range(*numbers)
+    if len(sequence) > MAX_RANGE:
+        # Terraform's own limit and words.
+        raise ValueTooLarge(
+            f"more than {MAX_RANGE} values were generated; either decrease the difference "
+            "between start and end or use a smaller step"
+        )
+    return list(sequence)
 
 
 def _numbers(args: tuple[Any, ...]) -> list[float | int]:
@@ -329,10 +489,20 @@ def fn_sum(value: Any) -> Any:
     return sum(_numbers((value,)))
 
 
+def _newbits(network: Any, newbits: Any) -> int:
+    """Bits added to a prefix: between 0 and what the address has left (no huge shifts)."""
+    bits = int(newbits)
+    if not 0 <= bits <= network.max_prefixlen - network.prefixlen:
+        raise EvalError(
+            f"newbits {bits} does not fit a /{network.prefixlen} of {network.max_prefixlen} bits"
+        )
+    return bits
+
+
 def fn_cidrsubnet(prefix: Any, newbits: Any, netnum: Any) -> Any:
     try:
         network = ipaddress.ip_network(str(prefix), strict=False)
-        new_prefix = network.prefixlen + int(newbits)
+        new_prefix = network.prefixlen + _newbits(network, newbits)
         subnets = network.subnets(new_prefix=new_prefix)
         step = 1 << (network.max_prefixlen - new_prefix)
         base = int(network.network_address) + int(netnum) * step
@@ -351,7 +521,7 @@ def fn_cidrsubnets(prefix: Any, *newbits: Any) -> Any:
     out = []
     cursor = int(network.network_address)
     for bits in newbits:
-        size = 1 << (network.max_prefixlen - network.prefixlen - int(bits))
+        size = 1 << (network.max_prefixlen - network.prefixlen - _newbits(network, bits))
         if cursor % size:
             cursor += size - cursor % size
         out.append(f"{ipaddress.ip_address(cursor)}/{network.prefixlen + int(bits)}")
@@ -377,7 +547,7 @@ def fn_cidrnetmask(prefix: Any) -> Any:
 
 
 def fn_regex(pattern: Any, text: Any) -> Any:
-    match = re.search(str(pattern), str(text))
+    match = _re2(str(pattern)).search(str(text))
     if match is None:
         raise EvalError("regex did not match")
     if match.groupdict():
@@ -388,10 +558,12 @@ def fn_regex(pattern: Any, text: Any) -> Any:
 
 
 def fn_regexall(pattern: Any, text: Any) -> Any:
-    return [
-        m.group(0) if not m.groups() else list(m.groups())
-        for m in re.finditer(str(pattern), str(text))
-    ]
+    out: list[Any] = []
+    for m in _re2(str(pattern)).finditer(str(text)):
+        out.append(m.group(0) if not m.groups() else list(m.groups()))
+        if len(out) > MAX_ITEMS:
+            fits_items(len(out), "regexall()")
+    return out
 
 
 def fn_slice(value: Any, start: Any, end: Any) -> Any:
@@ -407,24 +579,29 @@ def fn_chunklist(value: Any, size: Any) -> Any:
 def fn_setproduct(*lists: Any) -> Any:
     import itertools
 
+    if not all(isinstance(v, list) for v in lists):
+        raise EvalError("setproduct needs lists")
+    count = math.prod(len(v) for v in lists) if lists else 0
+    fits_items(count, "setproduct()")
+    fits_items(count * len(lists), "setproduct() (all members of its lists)")
     return [list(p) for p in itertools.product(*lists)]
 
 
 def fn_setunion(*lists: Any) -> Any:
-    out: list[Any] = []
-    for value in lists:
-        for item in value:
-            if item not in out:
-                out.append(item)
-    return out
+    items = [item for value in lists for item in value]
+    return [items[i] for i in _unique(items, _keys(items))]
 
 
 def fn_setintersection(first: Any, *others: Any) -> Any:
-    return [i for i in first if all(i in o for o in others)]
+    sets = [set(_keys(other)) for other in others]
+    keys = _keys(first)
+    return [first[i] for i in _unique(first, keys) if all(keys[i] in other for other in sets)]
 
 
 def fn_setsubtract(first: Any, second: Any) -> Any:
-    return [i for i in first if i not in second]
+    removed = set(_keys(second))
+    keys = _keys(first)
+    return [first[i] for i in _unique(first, keys) if keys[i] not in removed]
 
 
 def fn_transpose(value: Any) -> Any:
@@ -436,7 +613,9 @@ def fn_transpose(value: Any) -> Any:
 
 
 def fn_base64encode(text: Any) -> Any:
-    return base64.b64encode(str(text).encode()).decode()
+    data = str(text).encode()
+    fits_text((len(data) + 2) // 3 * 4, "base64encode()")
+    return base64.b64encode(data).decode()
 
 
 def fn_base64decode(text: Any) -> Any:
@@ -491,15 +670,11 @@ def fn_tolist(value: Any) -> Any:
 def fn_toset(value: Any) -> Any:
     if not isinstance(value, list):
         raise EvalError("toset needs a collection")
-    out = LList()
+    positions = _unique(value, _keys(value))
     locs = value.locs if isinstance(value, LList) else []
-    for index, item in enumerate(value):
-        if item not in out:
-            out.append(item)
-            if index < len(locs):
-                out.locs.append(locs[index])
-    if len(out.locs) != len(out):
-        out.locs = []
+    out = LList(value[i] for i in positions)
+    if len(locs) == len(value):
+        out.locs = [locs[i] for i in positions]
     return out
 
 
@@ -514,7 +689,15 @@ def fn_reverse(value: Any) -> Any:
 
 
 def fn_sort(value: Any) -> Any:
-    return sorted(value, key=lambda v: str(v))
+    unknown = _any_unknown(list(value))
+    if unknown is not None:
+        return unknown
+    texts = [to_string(v) for v in value]
+    keys = [t for t in texts if isinstance(t, str)]
+    if len(keys) != len(texts):
+        raise EvalError("sort needs a list of strings")
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return [value[i] for i in order]
 
 
 def fn_title(text: Any) -> Any:
@@ -526,8 +709,10 @@ def fn_trim(text: Any, chars: Any) -> Any:
 
 
 def fn_indent(spaces: Any, text: Any) -> Any:
-    pad = " " * int(spaces)
-    return str(text).replace("\n", "\n" + pad)
+    count, body = int(spaces), str(text)
+    fits_width(count, "indent of")
+    fits_text(len(body) + body.count("\n") * max(count, 0), "indent()")
+    return body.replace("\n", "\n" + " " * count)
 
 
 def fn_alltrue(value: Any) -> Any:
@@ -557,7 +742,7 @@ def fn_coalescelist(*lists: Any) -> Any:
 
 def fn_parseint(text: Any, base: Any) -> Any:
     try:
-        return int(str(text), int(base))
+        return fits_number(int(str(text), int(base)))
     except ValueError as error:
         raise EvalError(str(error)) from error
 
@@ -595,11 +780,15 @@ def fn_merge_plain(*maps: Any) -> Any:  # used only through the located version 
 
 
 def fn_matchkeys(values: Any, keys: Any, search: Any) -> Any:
-    return [v for v, k in zip(values, keys, strict=False) if k in search]
+    wanted = set(_keys(search))
+    return [v for v, k in zip(values, _keys(keys), strict=False) if k in wanted]
 
 
 def fn_pow(a: Any, b: Any) -> Any:
-    return float(a) ** float(b)
+    try:
+        return fits_number(float(a) ** float(b))
+    except OverflowError as error:
+        raise ValueTooLarge("pow(): number out of range") from error
 
 
 def fn_log(a: Any, b: Any) -> Any:

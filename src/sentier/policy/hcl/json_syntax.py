@@ -8,6 +8,7 @@ containers are walked here and scalars decoded by ``json`` itself; templates are
 the HCL parser, so both syntaxes evaluate alike. Without provider schemas a nested object
 cannot be told from a nested block; it is read as an object value, which rules address the
 same way (``versioning.enabled``), except ``dynamic`` blocks, which are recognised by name.
+Objects and arrays nest at most ``MAX_JSON_NESTING`` deep: deeper is a located syntax error.
 """
 
 from __future__ import annotations
@@ -17,8 +18,18 @@ import re
 from bisect import bisect_left
 from typing import Any
 
-from sentier.policy.hcl.syntax import Attribute, Block, Body, Expr, ParsedFile, parse_bytes
+from sentier.policy.hcl.syntax import (
+    MAX_NESTING,
+    Attribute,
+    Block,
+    Body,
+    Expr,
+    ParsedFile,
+    parse_bytes,
+)
 from sentier.policy.model import ParseProblem
+
+MAX_JSON_NESTING = MAX_NESTING // 2  # each level is read, then converted, by recursion
 
 # A located JSON value: ("obj", line, [(key, key_line, node)]), ("arr", line, [node]),
 # ("val", line, scalar).
@@ -33,6 +44,7 @@ class _Reader:
         self.text = text
         self.newlines = [i for i, c in enumerate(text) if c == "\n"]
         self.decoder = json.JSONDecoder()
+        self.depth = 0
 
     def line(self, pos: int) -> int:
         return bisect_left(self.newlines, pos) + 1
@@ -50,10 +62,16 @@ class _Reader:
             raise self.fail("Expecting value", pos)
         char = self.text[pos]
         line = self.line(pos)
-        if char == "{":
-            return self.members(pos + 1, line)
-        if char == "[":
-            return self.elements(pos + 1, line)
+        if char in "{[":
+            if self.depth >= MAX_JSON_NESTING:
+                raise self.fail(f"nested more than {MAX_JSON_NESTING} levels deep", pos)
+            self.depth += 1
+            try:
+                if char == "{":
+                    return self.members(pos + 1, line)
+                return self.elements(pos + 1, line)
+            finally:
+                self.depth -= 1
         scalar, end = self.decoder.raw_decode(self.text, pos)
         return ("val", line, scalar), end
 

@@ -4,12 +4,17 @@ A ``ModuleInstance`` is one module directory evaluated with one set of inputs (t
 its tfvars, a local module with the inputs of its call, a public registry module from the
 built-in table). Resources are expanded over ``count``/``for_each`` and ``dynamic`` blocks when
 those are known; inputs flow into a module's resources with the location of the caller's line.
+
+Each root module is evaluated within a ``budget``: a value past its bounds is unknown and
+reported at its line; a module past its time, memory or depth is reported where evaluation
+stopped, contributes no resources, and the scan goes on with the next one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -19,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from sentier.policy.confine import OUTSIDE, may_read
-from sentier.policy.hcl.evaluate import Evaluator, Scope
-from sentier.policy.hcl.functions import EvalError
+from sentier.policy.hcl.budget import CLOCK_EVERY, WORD, BudgetExceeded, current, evaluating
+from sentier.policy.hcl.evaluate import Evaluator, Scope, folder_of
+from sentier.policy.hcl.functions import EvalError, ValueTooLarge
 from sentier.policy.hcl.json_syntax import parse_json_file
 from sentier.policy.hcl.syntax import Attribute, Block, Body, ParsedFile, parse_file
 from sentier.policy.hcl.values import LDict, LList, member_loc, to_number, to_string
@@ -33,6 +39,11 @@ RESOURCE_META = frozenset(
     {"count", "for_each", "depends_on", "provider", "lifecycle", "provisioner", "connection"}
 )
 MODULE_META = frozenset({"source", "version", "count", "for_each", "providers", "depends_on"})
+MAX_VALUE_NESTING = 64  # lists and maps within one another in a resource's attributes
+STOPPED = (
+    "Evaluation of this module was stopped and none of its resources were checked: make "
+    "the expression named smaller or simpler (it is far beyond what real configurations need)."
+)
 
 
 @dataclass
@@ -83,6 +94,13 @@ class Loader:
         self.sources: dict[tuple[str, tuple[str, ...]], ModuleSource] = {}
         self.problems: list[ParseProblem] = []
         self.reported: set[str] = set()
+        self._said: set[tuple[str, int, str]] = set()
+
+    def report(self, file: str, line: int, message: str, remediation: str = "") -> None:
+        """A located problem found while evaluating, once however often it is met."""
+        if (file, line, message) not in self._said:
+            self._said.add((file, line, message))
+            self.problems.append(ParseProblem(file, line, message, remediation=remediation))
 
     def parse(self, path: str) -> ParsedFile:
         parsed = self.parsed.get(path)
@@ -235,7 +253,7 @@ class ModuleInstance:
 
     def choose_loc(self, value_loc: Loc, attribute_loc: Loc) -> Loc:
         """A value given by a caller points at the caller's line; others at the attribute."""
-        if os.path.dirname(value_loc[0]) != self.dir and not value_loc[0].startswith(BUILTIN_DIR):
+        if folder_of(value_loc[0]) != self.dir and not value_loc[0].startswith(BUILTIN_DIR):
             return value_loc
         return attribute_loc
 
@@ -243,11 +261,24 @@ class ModuleInstance:
 
     def safe_ev(self, expr: Any, scope: Scope) -> tuple[Any, Loc]:
         try:
+            budget = self.evaluator.budget
+            budget.steps += 1
+            if not budget.steps & CLOCK_EVERY:
+                budget.checkpoint()
             return self.evaluator.ev(expr, scope)
+        except ValueTooLarge as error:
+            file, line = self.visible((scope.file, expr[1]))
+            self.loader.report(file, line, f"value too large, read as unknown: {error}")
+            return Unknown(reason=str(error)), (scope.file, expr[1])
         except EvalError as error:
             return Unknown(reason=str(error)), (scope.file, expr[1])
-        except RecursionError:
-            return Unknown(reason="expression too deep"), (scope.file, expr[1])
+        except BudgetExceeded as error:
+            if error.file is not None and error.file.startswith(BUILTIN_DIR):
+                error.file, error.line = self.visible((error.file, error.line))
+            raise
+        except RecursionError as error:
+            # The depth bounds should come first; this is the last guard, not the rule.
+            raise BudgetExceeded("expressions nested too deeply to evaluate") from error
 
     def variable(self, name: str) -> tuple[Any, Loc]:
         cached = self._vars.get(name)
@@ -439,7 +470,7 @@ class ModuleInstance:
         if count_attr is not None:
             value, loc = self.safe_ev(count_attr.expr, scope)
             number = to_number(value)
-            if isinstance(number, Unknown):
+            if isinstance(number, Unknown) or not math.isfinite(number):
                 yield 0, {"count": (LDict({"index": Unknown(reason="count unknown")}), loc)}
                 return
             for index in range(min(int(number), 1000)):
@@ -599,7 +630,11 @@ class ModuleInstance:
     ) -> Resource:
         file, line = self.visible((path, block.line))
         locs: dict[tuple[str | int, ...], Loc] = {}
-        _flatten_locs(attrs, (), locs, self)
+        try:
+            _flatten_locs(attrs, (), locs, self, current())
+        except BudgetExceeded as error:
+            error.locate(file, line)
+            raise
         meta: dict[str, Any] = {"module_dir": self.dir}
         if provider is not None:
             meta["provider_config"] = provider
@@ -660,7 +695,20 @@ def _flatten_locs(
     path: tuple[str | int, ...],
     locs: dict[tuple[str | int, ...], Loc],
     module: ModuleInstance,
+    budget: Any,
 ) -> None:
+    """Every member's location by path; walks every member, so it is paid for (a value sharing
+    members over and over is as large here as it is to rules) and bounded in depth."""
+    if len(path) > MAX_VALUE_NESTING:
+        raise BudgetExceeded(
+            f"an attribute holds lists or maps nested more than {MAX_VALUE_NESTING} deep "
+            f"(at {'.'.join(str(p) for p in path[:3])}...)"
+        )
+    budget.steps += 1
+    budget.memory -= WORD * len(value)
+    if budget.memory < 0 or not budget.steps & CLOCK_EVERY:
+        budget.claim(0)
+        budget.checkpoint()
     if isinstance(value, LDict):
         for key, item in value.items():
             sub = (*path, key)
@@ -668,22 +716,22 @@ def _flatten_locs(
             if loc is not None and loc[1]:
                 locs[sub] = module.visible(loc)
             if isinstance(item, dict | list):
-                _flatten_locs(item, sub, locs, module)
+                _flatten_locs(item, sub, locs, module, budget)
     elif isinstance(value, LList):
         for index, item in enumerate(value):
             sub = (*path, index)
             if index < len(value.locs) and value.locs[index][1]:
                 locs[sub] = module.visible(value.locs[index])
             if isinstance(item, dict | list):
-                _flatten_locs(item, sub, locs, module)
+                _flatten_locs(item, sub, locs, module, budget)
     elif isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, dict | list):
-                _flatten_locs(item, (*path, key), locs, module)
+                _flatten_locs(item, (*path, key), locs, module, budget)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, dict | list):
-                _flatten_locs(item, (*path, index), locs, module)
+                _flatten_locs(item, (*path, index), locs, module, budget)
 
 
 def evaluate_root(
@@ -693,11 +741,25 @@ def evaluate_root(
     only: tuple[str, ...] = (),
     var_files: list[str] | None = None,
 ) -> list[Resource]:
-    """Evaluate a root module directory (or the given files of it) into resources."""
+    """Evaluate a root module directory (or the given files of it) into resources.
+
+    Within a fresh ``budget``: past it, the module is reported where evaluation stopped and
+    yields no resources; the caller goes on with the next one.
+    """
     source = loader.module_source(directory, only)
-    inputs = _tfvars(loader, directory, var_files or [], auto=not only)
-    root = ModuleInstance(loader, source, root_dir=directory, inputs=inputs)
-    return root.resources()
+    with evaluating():
+        try:
+            inputs = _tfvars(loader, directory, var_files or [], auto=not only)
+            root = ModuleInstance(loader, source, root_dir=directory, inputs=inputs)
+            return root.resources()
+        except BudgetExceeded as error:
+            first = source.files[0].path if source.files else directory
+            loader.report(error.file or first, error.line or 1, error.message, STOPPED)
+            return []
+        except RecursionError:
+            first = source.files[0].path if source.files else directory
+            loader.report(first, 1, "expressions nested too deeply to evaluate", STOPPED)
+            return []
 
 
 def _tfvars(

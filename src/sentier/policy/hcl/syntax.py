@@ -6,6 +6,11 @@ block only. python-hcl2 was the alternative: pure Python, several times slower, 
 the line of every attribute, which a scanner pointing at lines cannot afford.
 
 Expressions become tuples ``(kind, line, ...)``; bodies become ``Attribute``/``Block`` objects.
+
+Converting is recursive, so nesting is bounded: an expression or block nested deeper than
+``MAX_NESTING`` (counted in tree-sitter nodes, two or three per bracket; real configurations
+stay far below) is reported at its line and read as unknown, and the rest of the file is
+kept. tree-sitter itself parses any depth without recursing.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from typing import Any
 from sentier.policy.model import ParseProblem
 
 Expr = tuple[Any, ...]
+
+#: Syntax nodes nested within one another: about 64 brackets, or a chain of 96 operators.
+MAX_NESTING = 200
 
 
 @dataclass(slots=True)
@@ -134,6 +142,23 @@ class _Converter:
         self.path = path
         self.problems: list[ParseProblem] = []
         self.dedent = 0  # columns a ``<<-`` heredoc being read strips from each line
+        self.depth = 0  # nodes being converted within one another
+        self.too_deep = False
+
+    def _nested_too_deep(self, node: Any) -> Expr:
+        line = node.start_point[0] + 1
+        if not self.too_deep:  # once per file: the first place is the one to fix
+            self.too_deep = True
+            self.problems.append(
+                ParseProblem(
+                    self.path,
+                    line,
+                    f"nested more than {MAX_NESTING} syntax levels deep; "
+                    "the expression is read as unknown",
+                    node.start_point[1] + 1,
+                )
+            )
+        return ("unknown", line, "nested too deep")
 
     def text(self, node: Any) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
@@ -160,22 +185,33 @@ class _Converter:
         return body
 
     def block(self, node: Any) -> Block | None:
-        children = node.children
-        if not children or children[0].type != "identifier":
+        if self.depth >= MAX_NESTING:
+            self._nested_too_deep(node)
             return None
-        labels: list[str] = []
-        inner = Body()
-        for child in children[1:]:
-            kind = child.type
-            if kind == "string_lit":
-                labels.append(self.string_lit(child))
-            elif kind == "identifier":
-                labels.append(self.text(child))
-            elif kind == "body":
-                inner = self.body(child)
-        return Block(
-            self.text(children[0]), labels, inner, node.start_point[0] + 1, node.end_point[0] + 1
-        )
+        self.depth += 1
+        try:
+            children = node.children
+            if not children or children[0].type != "identifier":
+                return None
+            labels: list[str] = []
+            inner = Body()
+            for child in children[1:]:
+                kind = child.type
+                if kind == "string_lit":
+                    labels.append(self.string_lit(child))
+                elif kind == "identifier":
+                    labels.append(self.text(child))
+                elif kind == "body":
+                    inner = self.body(child)
+            return Block(
+                self.text(children[0]),
+                labels,
+                inner,
+                node.start_point[0] + 1,
+                node.end_point[0] + 1,
+            )
+        finally:
+            self.depth -= 1
 
     def string_lit(self, node: Any) -> str:
         parts = [
@@ -192,92 +228,104 @@ class _Converter:
     # -- expressions ----------------------------------------------------------------------
 
     def expr(self, node: Any) -> Expr:
-        kind = node.type
-        line = node.start_point[0] + 1
-        if kind == "expression":
-            children = [c for c in node.children if c.type not in ("(", ")", "comment")]
-            if not children:
-                return ("lit", line, None)
-            result = self.expr(children[0])
-            for post in children[1:]:
-                result = self.postfix(result, post)
-            return result
-        if kind == "literal_value":
-            return self.literal(node.children[0], line)
-        if kind == "collection_value":
-            return self.expr(node.children[0])
-        if kind == "tuple":
-            items = [self.expr(c) for c in node.children if c.type == "expression"]
-            return ("tuple", line, items)
-        if kind == "object":
-            elems = []
-            for c in node.children:
-                if c.type != "object_elem":
-                    continue
-                key_node = c.child_by_field_name("key")
-                val_node = c.child_by_field_name("val")
-                if key_node is None or val_node is None:
-                    continue
-                elems.append((self.object_key(key_node), self.expr(val_node), c.start_point[0] + 1))
-            return ("object", line, elems)
-        if kind == "template_expr":
-            return self.template(node.children[0], line)
-        if kind == "variable_expr":
-            return ("var", line, self.text(node.children[0]))
-        if kind == "function_call":
-            name = self.text(node.children[0])
-            args: list[Expr] = []
-            expand = False
-            for c in node.children:
-                if c.type == "function_arguments":
-                    for a in c.children:
-                        if a.type == "expression":
-                            args.append(self.expr(a))
-                        elif a.type == "ellipsis":
-                            expand = True
-            return ("call", line, name, args, expand)
-        if kind == "for_expr":
-            return self.for_expr(node.children[0], line)
-        if kind == "operation":
-            return self.expr(node.children[0])
-        if kind == "unary_operation":
-            parts = [c for c in node.children if c.type not in ("(", ")", "comment")]
-            return ("unop", line, self.text(parts[0]), self.sequence(parts[1:]))
-        if kind == "binary_operation":
-            parts = [c for c in node.children if c.type not in ("(", ")", "comment")]
-            at = next((i for i, c in enumerate(parts) if c.type in _BINARY and i > 0), None)
-            if at is None:
-                return ("unknown", line, "malformed operation")
-            return (
-                "binop",
-                line,
-                parts[at].type,
-                self.sequence(parts[:at]),
-                self.sequence(parts[at + 1 :]),
-            )
-        if kind == "conditional":
-            groups: list[list[Any]] = [[]]
-            for c in node.children:
-                if c.type in ("?", ":"):
-                    groups.append([])
-                elif c.type != "comment":
-                    groups[-1].append(c)
-            if len(groups) != 3:
-                return ("unknown", line, "malformed conditional")
-            return (
-                "cond",
-                line,
-                self.sequence(groups[0]),
-                self.sequence(groups[1]),
-                self.sequence(groups[2]),
-            )
-        if kind in ("string_lit", "numeric_lit", "bool_lit", "null_lit"):
-            return self.literal(node, line)
-        if kind in ("quoted_template", "heredoc_template"):
-            return self.template(node, line)
-        if kind == "ERROR":
-            return ("unknown", line, "syntax error")
-        return ("unknown", line, f"unsupported expression {kind}")
+        if self.depth >= MAX_NESTING:
+            return self._nested_too_deep(node)
+        self.depth += 1
+        try:
+            kind = node.type
+            line = node.start_point[0] + 1
+            if kind == "expression":
+                if node.child_count == 1:  # most are: skip building the list of children
+                    only = node.child(0)
+                    if only.type not in ("(", ")", "comment"):
+                        return self.expr(only)
+                children = [c for c in node.children if c.type not in ("(", ")", "comment")]
+                if not children:
+                    return ("lit", line, None)
+                result = self.expr(children[0])
+                for post in children[1:]:
+                    result = self.postfix(result, post)
+                return result
+            if kind == "literal_value":
+                return self.literal(node.child(0), line)
+            if kind == "collection_value":
+                return self.expr(node.child(0))
+            if kind == "tuple":
+                items = [self.expr(c) for c in node.children if c.type == "expression"]
+                return ("tuple", line, items)
+            if kind == "object":
+                elems = []
+                for c in node.children:
+                    if c.type != "object_elem":
+                        continue
+                    key_node = c.child_by_field_name("key")
+                    val_node = c.child_by_field_name("val")
+                    if key_node is None or val_node is None:
+                        continue
+                    elems.append(
+                        (self.object_key(key_node), self.expr(val_node), c.start_point[0] + 1)
+                    )
+                return ("object", line, elems)
+            if kind == "template_expr":
+                return self.template(node.child(0), line)
+            if kind == "variable_expr":
+                return ("var", line, self.text(node.child(0)))
+            if kind == "function_call":
+                name = self.text(node.child(0))
+                args: list[Expr] = []
+                expand = False
+                for c in node.children:
+                    if c.type == "function_arguments":
+                        for a in c.children:
+                            if a.type == "expression":
+                                args.append(self.expr(a))
+                            elif a.type == "ellipsis":
+                                expand = True
+                return ("call", line, name, args, expand)
+            if kind == "for_expr":
+                return self.for_expr(node.child(0), line)
+            if kind == "operation":
+                return self.expr(node.child(0))
+            if kind == "unary_operation":
+                parts = [c for c in node.children if c.type not in ("(", ")", "comment")]
+                return ("unop", line, self.text(parts[0]), self.sequence(parts[1:]))
+            if kind == "binary_operation":
+                parts = [c for c in node.children if c.type not in ("(", ")", "comment")]
+                at = next((i for i, c in enumerate(parts) if c.type in _BINARY and i > 0), None)
+                if at is None:
+                    return ("unknown", line, "malformed operation")
+                return (
+                    "binop",
+                    line,
+                    parts[at].type,
+                    self.sequence(parts[:at]),
+                    self.sequence(parts[at + 1 :]),
+                )
+            if kind == "conditional":
+                groups: list[list[Any]] = [[]]
+                for c in node.children:
+                    if c.type in ("?", ":"):
+                        groups.append([])
+                    elif c.type != "comment":
+                        groups[-1].append(c)
+                if len(groups) != 3:
+                    return ("unknown", line, "malformed conditional")
+                return (
+                    "cond",
+                    line,
+                    self.sequence(groups[0]),
+                    self.sequence(groups[1]),
+                    self.sequence(groups[2]),
+                )
+            if kind in ("string_lit", "numeric_lit", "bool_lit", "null_lit"):
+                return self.literal(node, line)
+            if kind in ("quoted_template", "heredoc_template"):
+                return self.template(node, line)
+            if kind == "ERROR":
+                return ("unknown", line, "syntax error")
+            return ("unknown", line, f"unsupported expression {kind}")
+        finally:
+            self.depth -= 1
 
     def for_expr(self, node: Any, line: int) -> Expr:
         key_var: str | None = None
@@ -364,7 +412,7 @@ class _Converter:
             name = self.text(node.children[-1])
             return ("getattr", line, target, name)
         if kind == "index":
-            inner = node.children[0]
+            inner = node.child(0)
             if inner.type == "legacy_index":
                 raw = self.text(inner).lstrip(".")
                 return ("index", line, target, ("lit", line, int(raw)))
@@ -372,7 +420,7 @@ class _Converter:
             key = self.expr(exprs[0]) if exprs else ("lit", line, 0)
             return ("index", line, target, key)
         if kind == "splat":
-            inner = node.children[0]
+            inner = node.child(0)
             ops: list[tuple[str, Any]] = []
             for c in inner.children:
                 if c.type == "get_attr":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentier.policy.hcl.budget import WORD, current
 from sentier.policy.model import Loc, Unknown
 
 
@@ -97,9 +98,24 @@ def to_string(value: Any) -> str | Unknown:
 
 
 def strip_locs(value: Any) -> Any:
-    """Plain dict/list copy (for functions that build new values, e.g. jsonencode)."""
-    if isinstance(value, dict):
-        return {k: strip_locs(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [strip_locs(v) for v in value]
-    return value
+    """Plain dict/list copy (for functions that build new values, e.g. jsonencode).
+
+    The copy is paid for member by member, and each string by its length, since what the
+    copy is for (an encoding) repeats it: a list sharing one large member a thousand times is
+    refused here (``budget``), before an encoder writes it out a thousand times.
+    """
+    budget = current()
+
+    def copy(item: Any) -> Any:
+        budget.step()
+        if isinstance(item, dict):
+            budget.claim(WORD * (len(item) + 1))
+            return {k: copy(v) for k, v in item.items()}
+        if isinstance(item, list):
+            budget.claim(WORD * (len(item) + 1))
+            return [copy(v) for v in item]
+        if isinstance(item, str):
+            budget.claim(len(item))
+        return item
+
+    return copy(value)

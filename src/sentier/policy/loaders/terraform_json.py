@@ -53,6 +53,15 @@ def _construct(node: yaml.Node, path: Path, file: str, locs: dict[Path, Loc]) ->
 
 
 def read_json_with_lines(text: str, file: str) -> tuple[Any, dict[Path, Loc]]:
+    """The document and the line of every value; nesting deeper than the readers recurse is
+    refused as invalid input (a plan's values are never nested that deep)."""
+    try:
+        return _read_json_with_lines(text, file)
+    except RecursionError as error:
+        raise PolicyError("invalid JSON: nested too deeply", file=file, line=1) from error
+
+
+def _read_json_with_lines(text: str, file: str) -> tuple[Any, dict[Path, Loc]]:
     locs: dict[Path, Loc] = {}
     try:
         node = yaml.compose(text, Loader=_LOADER)
