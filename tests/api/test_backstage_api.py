@@ -335,6 +335,14 @@ def test_locations_lifecycle(
         headers=viewer,
     ).json()
     assert page["totalItems"] == 2 and page["pageInfo"] == {}
+    # Moved onto a folder holding another source's files: refused as registering it would be.
+    overlapping = client.put(
+        f"{API}/locations/{location['id']}",
+        json={"type": "file", "target": str(tmp_path)},
+        headers=admin,
+    )
+    assert "catalog source base" in _backstage_error(overlapping, 409, "ConflictError")
+    assert client.get(f"{API}/locations/{location['id']}", headers=viewer).json() == location
     remote = client.put(
         f"{API}/locations/{location['id']}",
         json={"type": "url", "target": "https://x.example/y"},

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from starlette.routing import Route
 
 from sentier.config import get_settings
 
@@ -22,14 +22,17 @@ PUBLIC = {
     ("GET", "/login/one-time/{code}"),  # a single-use secret in the path is the credential
 }
 
+# Called by programs with a bearer token: an anonymous call is a 401, not a trip to the login.
+BEARER_ONLY = ("/api/", "/metrics", "/mcp")
+
 
 def _routes(routes: list, prefix: str = "") -> Iterator[tuple[str, str]]:  # type: ignore[type-arg]
     for route in routes:
-        if isinstance(route, APIRoute):
-            for method in sorted(route.methods):
-                yield method, prefix + route.path
-        elif hasattr(route, "original_router"):  # an included router (FastAPI >= 0.165)
+        if hasattr(route, "original_router"):  # an included router (FastAPI >= 0.165)
             yield from _routes(route.original_router.routes, prefix + route.include_context.prefix)
+        elif isinstance(route, Route):  # an APIRoute, or an ASGI app added with add_route (/mcp)
+            for method in sorted(route.methods or ()):
+                yield method, prefix + route.path
 
 
 def all_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -43,6 +46,7 @@ def test_every_route_refuses_anonymous_callers(
     get_settings.cache_clear()
     routes = all_routes(client.app)  # type: ignore[arg-type]
     assert len(routes) > 100 and ("POST", "/api/v1/sources/push") in routes
+    assert ("POST", "/mcp") in routes  # added with add_route, outside the OpenAPI document
     open_routes = []
     for method, path in routes:
         if (method, path) in PUBLIC:
@@ -53,7 +57,7 @@ def test_every_route_refuses_anonymous_callers(
         if path.startswith("/api/v1/hooks/"):
             # Inbound hooks carry their own credential: 404 when no such hook is set up.
             refused = response.status_code in (401, 404)
-        elif path.startswith("/api/") or path == "/metrics":
+        elif path.startswith(BEARER_ONLY):
             refused = response.status_code == 401
         else:
             refused = response.status_code == 303 and response.headers["location"].startswith(

@@ -204,6 +204,17 @@ def test_http_needs_a_bearer_token_and_records_failures(org: Org) -> None:
     assert len(failed) >= 3
 
 
+def test_only_post_is_served_so_no_request_stays_open(org: Org) -> None:
+    """Stateless, the endpoint never sends a message unasked: a GET's event stream stayed open
+    and idle for as long as the caller liked (one server task each), and DELETE had no session
+    to end. Both are 405 now, which the protocol allows."""
+    headers = {"Authorization": f"Bearer {org.tokens['viewer']}", "Accept": "text/event-stream"}
+    for method in ("GET", "DELETE"):
+        response = httpx.request(method, f"{org.base_url}/mcp", headers=headers, timeout=5)
+        assert response.status_code == 405, method
+        assert response.headers["allow"] == "POST"
+
+
 def test_write_tools_only_for_roles_that_allow_them_with_ownership_and_audit(org: Org) -> None:
     _, (incidents,) = asyncio.run(_http(org, org.tokens["viewer"], [("open_incidents", {})]))
     key = next(i["key"] for i in _json(incidents)["items"] if ORDERS_DB_INCIDENT in i["title"])

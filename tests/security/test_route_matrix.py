@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,15 +25,16 @@ from typing import Any, Literal
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from sentier import auth
 from sentier.api import create_app
 from sentier.catalog import ingest_source
 from sentier.config import get_settings
 from sentier.store import session_scope
+from sentier.store.models import Entity as EntityRow
 from tests.api.conftest import Tokens
-from tests.api.test_route_auth import PUBLIC, all_routes
+from tests.api.test_route_auth import BEARER_ONLY, PUBLIC, all_routes
 from tests.catalog.builders import component
 
 Kind = Literal["admin", "owned", "editor", "read"]
@@ -100,9 +102,30 @@ class World:
         self.admin("POST", "/api/v1/inbound-hooks", json=body)
         return name
 
+    def folder(self, prefix: str = "fresh") -> Path:
+        """A fresh folder holding one component of team-a, inside no registered source's paths
+        (a path another source covers is refused with 409 source-overlap)."""
+        name = f"{prefix}-{self.n()}"
+        folder = self.root / name
+        folder.mkdir()
+        document = component(name, owner="team-a")
+        (folder / "catalog-info.yaml").write_text(yaml.safe_dump(document))
+        return folder
+
     def source(self) -> str:
-        body = {"name": f"src-{self.n()}", "path": str(self.owned_by_a)}
+        body = {"name": f"src-{self.n()}", "path": str(self.folder("src"))}
         return str(self.admin("POST", "/api/v1/sources", json=body)["source"]["id"])
+
+    def entity(self) -> tuple[str, str]:
+        """A fresh component of team-a, ingested as its own source: its (uid, name)."""
+        folder = self.folder("doomed")
+        with session_scope(self.engine) as session:
+            assert ingest_source(session, [folder], name=folder.name).ok
+            uid = session.scalar(
+                select(EntityRow.id).where(EntityRow.ref == f"component:default/{folder.name}")
+            )
+        assert uid is not None
+        return str(uid), folder.name
 
     def token(self) -> str:
         body = {"name": f"spare-{self.n()}", "role": "viewer"}
@@ -171,7 +194,7 @@ class Write:
 
 API_WRITES: dict[tuple[str, str], Write] = {
     ("POST", "/api/v1/sources"): Write(
-        "admin", body=lambda w: {"name": f"src-{w.n()}", "path": str(w.owned_by_a)}
+        "admin", body=lambda w: {"name": f"src-{w.n()}", "path": str(w.folder("src"))}
     ),
     ("DELETE", "/api/v1/sources/{source_id}"): Write(
         "admin", params=lambda w: {"source_id": w.source()}
@@ -257,6 +280,50 @@ API_WRITES: dict[tuple[str, str], Write] = {
     ),
 }
 
+# Backstage's catalog API: its reads by POST (a body instead of query parameters) are for every
+# viewer; removing or refreshing an entity for editors of its owner; locations (paths on the
+# server) for admins, analysing one included, as for /api/v1/sources.
+BACKSTAGE_WRITES: dict[tuple[str, str], Write] = {
+    ("POST", "/api/catalog/entities/by-query"): Write(
+        "read", body=lambda w: {"query": {"kind": "component"}, "limit": 5}
+    ),
+    ("POST", "/api/catalog/entities/by-refs"): Write(
+        "read", body=lambda w: {"entityRefs": ["component:default/checkout"]}
+    ),
+    ("POST", "/api/catalog/entity-facets"): Write("read", body=lambda w: {"facets": ["kind"]}),
+    ("POST", "/api/catalog/locations/by-query"): Write("read", body=lambda w: {"limit": 5}),
+    ("POST", "/api/catalog/validate-entity"): Write(
+        "read",
+        body=lambda w: {
+            "entity": component(f"valid-{w.n()}", owner="team-a"),
+            "location": f"file:{w.owned_by_a / 'catalog-info.yaml'}",
+        },
+    ),
+    ("DELETE", "/api/catalog/entities/by-uid/{uid}"): Write(
+        "owned", params=lambda w: {"uid": w.entity()[0]}
+    ),
+    ("DELETE", "/api/catalog/entities/by-name/{kind}/{namespace}/{name}"): Write(
+        "owned", params=lambda w: {"name": w.entity()[1]}
+    ),
+    ("POST", "/api/catalog/refresh"): Write(
+        "owned", body=lambda w: {"entityRef": "component:default/a-only"}
+    ),
+    ("POST", "/api/catalog/locations"): Write(
+        "admin", body=lambda w: {"type": "file", "target": str(w.folder("loc"))}
+    ),
+    ("PUT", "/api/catalog/locations/{location_id}"): Write(
+        "admin",
+        params=lambda w: {"location_id": w.source()},
+        body=lambda w: {"type": "file", "target": str(w.folder("moved"))},
+    ),
+    ("DELETE", "/api/catalog/locations/{location_id}"): Write(
+        "admin", params=lambda w: {"location_id": w.source()}
+    ),
+    ("POST", "/api/catalog/analyze-location"): Write(
+        "admin", body=lambda w: {"location": {"type": "file", "target": str(w.owned_by_a)}}
+    ),
+}
+
 PORTAL_WRITES: dict[tuple[str, str], Write] = {
     ("POST", "/deliveries/{delivery_id}/redeliver"): Write(
         "owned", params=lambda w: {"delivery_id": w.delivery()}, form=True
@@ -306,7 +373,24 @@ PORTAL_WRITES: dict[tuple[str, str], Write] = {
         form=True,
     ),
 }
-WRITES = {**API_WRITES, **PORTAL_WRITES}
+# The MCP endpoint (POST only, outside the OpenAPI document): every viewer may call it; each
+# tool then checks the caller's role and ownership, answered inside a 200 (tests/mcp).
+MCP_WRITES: dict[tuple[str, str], Write] = {
+    ("POST", "/mcp"): Write(
+        "read",
+        body=lambda w: {
+            "jsonrpc": "2.0",
+            "id": w.n(),
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "route-matrix", "version": "1"},
+            },
+        },
+    ),
+}
+WRITES = {**API_WRITES, **BACKSTAGE_WRITES, **PORTAL_WRITES, **MCP_WRITES}
 
 
 # -- fixtures and helpers -----------------------------------------------------------------------
@@ -340,6 +424,7 @@ def concrete(world: World, path: str, params: dict[str, str]) -> str:
         "kind": "component",
         "namespace": "default",
         "source_id": "1",
+        "location_id": "1",
         "job_id": "no-such-job",
         "scan_id": "1",
         "line_id": "no-such-line",
@@ -381,7 +466,9 @@ def call(world: World, method: str, path: str, write: Write | None, token: str |
     url = concrete(world, path, write.params(world))
     body = write.body(world) if write.body else None
     if write.form:
-        with TestClient(world.client.app, base_url="http://127.0.0.1") as browser:
+        # A browser of its own on the running app, closed without running the app's shutdown
+        # (as leaving a ``with TestClient`` block would: /mcp would then answer 503).
+        with closing(TestClient(world.client.app, base_url="http://127.0.0.1")) as browser:
             data = dict(body or {})
             if token is not None:
                 data["csrf"] = _csrf(browser, token)
@@ -399,7 +486,7 @@ def call(world: World, method: str, path: str, write: Write | None, token: str |
         response = world.client.request(
             method, url, json=body, headers=headers, follow_redirects=False
         )
-    if token is None and not path.startswith(("/api/", "/metrics")):
+    if token is None and not path.startswith(BEARER_ONLY):
         assert response.status_code == 303, (url, response.status_code)
         assert response.headers["location"].startswith("/login"), url
         return 401

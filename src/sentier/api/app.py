@@ -96,8 +96,11 @@ def create_app(*, background: bool = True) -> FastAPI:
     app.add_api_route(OPENAPI_PATH, openapi_document, methods=["GET"], include_in_schema=False)
     app.state.background = background
     app.state.mcp = McpEndpoint()
-    # The MCP server over streamable HTTP (POST; GET and DELETE answer as the protocol says).
-    app.add_route("/mcp", app.state.mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    # The MCP server over streamable HTTP, POST only: stateless with JSON responses, it has no
+    # session to end (DELETE) and never sends a message unasked, so a GET's event stream would
+    # stay open and idle for as long as the caller liked; both answer 405, as the protocol
+    # allows.
+    app.add_route("/mcp", app.state.mcp, methods=["POST"], include_in_schema=False)
 
     from sentier.web import install
 

@@ -69,7 +69,7 @@ from sentier.catalog.selection import (
     query_page,
     stream_documents,
 )
-from sentier.catalog.sources import SourceOverlap, source_for
+from sentier.catalog.sources import SourceOverlap, check_move, source_for
 from sentier.catalog.validate import validate_document
 
 __all__ = [
@@ -100,6 +100,7 @@ __all__ = [
     "ancestry",
     "as_backstage",
     "check_entity",
+    "check_move",
     "combine",
     "count_selected",
     "counts_by_kind",

@@ -75,13 +75,27 @@ def source_for(session: Session, roots: Sequence[Path], name: str | None = None)
                 "refresh that source, or unregister it first",
                 source.name,
             )
-        for mine in wanted:
-            for other in theirs:
-                if _within(mine, other) or _within(other, mine):
-                    raise SourceOverlap(
-                        f"{mine} overlaps the catalog source {source.name} ({other}): "
-                        "two sources reading the same files would conflict on every entity; "
-                        f"ingest {source.name} instead, or unregister it first",
-                        source.name,
-                    )
+        _refuse_overlap(source, theirs, wanted)
     return name or fallback
+
+
+def _refuse_overlap(source: CatalogSource, theirs: list[str], wanted: list[str]) -> None:
+    for mine in wanted:
+        for other in theirs:
+            if _within(mine, other) or _within(other, mine):
+                raise SourceOverlap(
+                    f"{mine} overlaps the catalog source {source.name} ({other}): "
+                    "two sources reading the same files would conflict on every entity; "
+                    f"ingest {source.name} instead, or unregister it first",
+                    source.name,
+                )
+
+
+def check_move(session: Session, source_id: int, roots: Sequence[Path]) -> None:
+    """Refuse to point source ``source_id`` at ``roots`` when another source's paths are the
+    same, hold them or lie inside them (:class:`SourceOverlap` naming it): the same rule as
+    registering, for a source that changes its paths."""
+    wanted = [os.path.realpath(root) for root in roots]
+    others = select(CatalogSource).where(CatalogSource.id != source_id).order_by(CatalogSource.id)
+    for source in session.scalars(others):
+        _refuse_overlap(source, _stored_roots(source), wanted)

@@ -221,6 +221,10 @@ def _update_location(
     other = catalog.find_location(session, "file", target)
     if other is not None and other.id != source.id:
         raise Problem(409, f"Location {body.type}:{body.target} already exists")
+    try:
+        catalog.check_move(session, source.id, [path])
+    except catalog.SourceOverlap as overlap:
+        raise Problem(409, str(overlap), slug="source-overlap", source=overlap.source) from None
     before = source.target
     source.target = target
     audit_write(
