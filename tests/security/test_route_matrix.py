@@ -112,6 +112,11 @@ class World:
         (folder / "catalog-info.yaml").write_text(yaml.safe_dump(document))
         return folder
 
+    def suppression(self) -> str:
+        """A fresh suppression of one rule's detections on team-a's checkout."""
+        body = suppression_body(self)
+        return str(self.admin("POST", "/api/v1/detect/suppressions", json=body)["id"])
+
     def source(self) -> str:
         body = {"name": f"src-{self.n()}", "path": str(self.folder("src"))}
         return str(self.admin("POST", "/api/v1/sources", json=body)["source"]["id"])
@@ -192,7 +197,21 @@ class Write:
     form: bool = False  # a portal form (posted with the session's CSRF token)
 
 
+def suppression_body(world: World) -> dict[str, Any]:
+    expires = datetime.now(UTC) + timedelta(days=7)
+    return {
+        "rule_id": f"rule-{world.n()}",
+        "reason": "known scanner in the test range",
+        "expires_at": expires.isoformat(),
+        "entity_ref": "component:default/checkout",
+    }
+
+
 API_WRITES: dict[tuple[str, str], Write] = {
+    ("POST", "/api/v1/detect/suppressions"): Write("owned", body=suppression_body),
+    ("DELETE", "/api/v1/detect/suppressions/{suppression_id}"): Write(
+        "owned", params=lambda w: {"suppression_id": w.suppression()}
+    ),
     ("POST", "/api/v1/sources"): Write(
         "admin", body=lambda w: {"name": f"src-{w.n()}", "path": str(w.folder("src"))}
     ),
@@ -435,6 +454,7 @@ def concrete(world: World, path: str, params: dict[str, str]) -> str:
         "key": "no-such-incident",
         "subscription_id": "no-such-subscription",
         "delivery_id": "1",
+        "suppression_id": "1",
     }
     if "/groups/" in path or "/systems/" in path:
         standing["name"] = "team-a" if "/groups/" in path else "shop"
