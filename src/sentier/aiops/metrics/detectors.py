@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from sentier.aiops.errors import AIOpsError
+from sentier.aiops.metrics.shapes import ShapeMemory
 
 _SQRT2 = math.sqrt(2.0)
 MAX_EVIDENCE = 300.0
@@ -57,7 +58,21 @@ class DetectorSettings:
     spatial_warmup: int = 100
     flat_variance: float = 1.5e-5
     alarm: float = 0.5
-    rest: int = 20
+    rest: int = 30
+    probation: int = 600
+    shape_strides: int = 104
+    shape_window: int = 8
+    shape_levels: int = 80
+    shape_deadband: float = 0.075
+    shape_vigilance: float = 0.8
+    shape_rise: float = 0.2
+    shape_fall: float = 0.5
+    shape_quiet: int = 12
+    shape_breakthrough: float = 0.7
+    shape_breakthrough_masked: float = 0.9
+    shape_capacity: int = 1024
+    shape_evidence: float = 0.3
+    shape_corroboration: float = 0.3
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DetectorSettings:
@@ -136,14 +151,22 @@ class SeriesDetector:
         "_ring",
         "_ring_at",
         "_season",
+        "_shape",
+        "_shape_span",
+        "_stride_raw",
         "_value_mean",
         "_value_var",
         "_var",
         "settings",
     )
 
-    def __init__(self, settings: DetectorSettings | None = None) -> None:
+    def __init__(
+        self, settings: DetectorSettings | None = None, probation: int | None = None
+    ) -> None:
         self.settings = settings or default_settings()
+        self._shape = ShapeMemory(self.settings, probation or self.settings.probation)
+        self._shape_span = self._shape.stride * self.settings.shape_window
+        self._stride_raw = 0.0  # the most surprising value of the current stride
         self._count = 0
         self._mean = 0.0
         self._var = 0.0
@@ -199,6 +222,17 @@ class SeriesDetector:
             self._low = value
         if value > self._high:
             self._high = value
+        # -- shape: a window unlike any the series has drawn, with a value it finds surprising
+        novelty = self._shape.update(value)
+        if raw > self._stride_raw:
+            self._stride_raw = raw
+        if n % self._shape.stride == 0:
+            if novelty > 0.0 and self._stride_raw >= s.shape_corroboration:
+                shape_score = novelty / (novelty + s.shape_evidence)
+                if shape_score > score:
+                    score = shape_score
+                    reason = f"unusual shape of the last {self._shape_span} points"
+            self._stride_raw = 0.0
         # -- one problem, one alarm
         alarm = False
         if self._quiet > 0:
