@@ -119,6 +119,16 @@ def log_score(likelihood: float) -> float:
     return min(1.0, math.log(1.0000000001 - likelihood) / _LOG_FLOOR)
 
 
+_LEVEL, _HOUR, _STEP, _RANGE, _SHAPE = range(5)
+_REASONS = (
+    "unusual level",
+    "unusual level for the hour of day",
+    "sudden change",
+    "beyond the range seen so far",
+    "unusual shape",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Detection:
     """One scored point; ``alarm`` is set on the first point of each raised alarm."""
@@ -139,6 +149,7 @@ class SeriesDetector:
         "_delta_mean",
         "_delta_var",
         "_distribution",
+        "_forget",
         "_high",
         "_lik_count",
         "_lik_mean",
@@ -153,10 +164,12 @@ class SeriesDetector:
         "_season",
         "_shape",
         "_shape_span",
+        "_stride",
         "_stride_raw",
         "_value_mean",
         "_value_var",
         "_var",
+        "_warmup",
         "settings",
     )
 
@@ -166,7 +179,10 @@ class SeriesDetector:
         self.settings = settings or default_settings()
         self._shape = ShapeMemory(self.settings, probation or self.settings.probation)
         self._shape_span = self._shape.stride * self.settings.shape_window
+        self._stride = self._shape.stride
         self._stride_raw = 0.0  # the most surprising value of the current stride
+        self._warmup = self.settings.warmup
+        self._forget = 1.0 / self.settings.memory
         self._count = 0
         self._mean = 0.0
         self._var = 0.0
@@ -196,42 +212,140 @@ class SeriesDetector:
 
     def score(self, value: float, timestamp: datetime | float | None = None) -> float:
         """The point's score in [0, 1] (0.5 is the alarm level)."""
-        return self.update(value, timestamp).score
+        return self._step(value, timestamp)[0]
 
     def update(self, value: float, timestamp: datetime | float | None = None) -> Detection:
-        if value != value or value in (math.inf, -math.inf):  # NaN or infinite
+        score, alarm, evidence, why = self._step(value, timestamp)
+        if why == _SHAPE:
+            reason = f"unusual shape of the last {self._shape_span} points"
+        else:
+            reason = _REASONS[why]
+            if why < _RANGE and score >= self.settings.alarm:
+                reason = (
+                    f"{reason}, sustained over the last {min(self._count, self._averaged)} points"
+                )
+        return Detection(score, alarm, evidence, reason)
+
+    def _step(
+        self, value: float, timestamp: datetime | float | None
+    ) -> tuple[float, bool, float, int]:
+        """Score one point: (score, alarm, evidence, reason code). One function, locals only:
+        this runs for every point of every series."""
+        if value != value or value == math.inf or value == -math.inf:  # NaN or infinite
             raise AIOpsError(f"not a finite number: {value!r}", field="value")
         s = self.settings
-        self._count += 1
-        n = self._count
+        n = self._count = self._count + 1
         if n == 1:
             self._mean = self._previous = self._low = self._high = value
-        evidence, reason = self._surprise(value, timestamp, n)
+        # -- surprise: the level (or the hour's level) and the step, in decades
+        mean, var = self._mean, self._var
+        deviation = value - mean if value >= mean else mean - value
+        z = deviation / math.sqrt(var) if var > 0.0 else (0.0 if deviation == 0.0 else 50.0)
+        why = _LEVEL
+        if timestamp is not None:
+            hour = (
+                timestamp.hour
+                if type(timestamp) is datetime and timestamp.tzinfo is None
+                else _hour(timestamp)
+            )
+            bucket = self._season.get(hour)
+            if bucket is None:
+                self._season[hour] = [1.0, value, 0.0]
+            else:
+                if bucket[0] >= s.season_min:
+                    deviation = abs(value - bucket[1])
+                    z = (
+                        deviation / math.sqrt(bucket[2])
+                        if bucket[2] > 0.0
+                        else (0.0 if deviation == 0.0 else 50.0)
+                    )
+                    why = _HOUR
+                bucket[0] += 1.0
+                alpha = 1.0 / bucket[0]
+                if alpha < s.season_alpha:
+                    alpha = s.season_alpha
+                delta = value - bucket[1]
+                bucket[1] += alpha * delta
+                bucket[2] = (1.0 - alpha) * (bucket[2] + alpha * delta * delta)
+        step = value - self._previous
+        step_mean, step_var = self._delta_mean, self._delta_var
+        deviation = abs(step - step_mean)
+        z_step = (
+            deviation / math.sqrt(step_var)
+            if step_var > 0.0
+            else (0.0 if deviation == 0.0 else 50.0)
+        )
+        if z_step > z:
+            z, why = z_step, _STEP
+        alpha = 1.0 / n
+        if alpha < s.baseline_alpha:
+            alpha = s.baseline_alpha
+        delta = value - mean
+        self._mean = mean + alpha * delta
+        self._var = (1.0 - alpha) * (var + alpha * delta * delta)
+        delta = step - step_mean
+        self._delta_mean = step_mean + alpha * delta
+        self._delta_var = (1.0 - alpha) * (step_var + alpha * delta * delta)
+        self._previous = value
+        evidence = _tail_decades(z) if z > 0.0 else 0.0
         raw = evidence / (evidence + s.evidence_scale)
-        likelihood = self._likelihood(value, raw, n)
-        score = log_score(likelihood) if n > s.warmup else 0.0
-        if score >= s.alarm:
-            reason = f"{reason}, sustained over the last {min(n, s.average)} points"
+        # -- likelihood of the recent average surprise, against this series' history of it
+        ring, slot = self._ring, self._ring_at
+        self._average += raw - ring[slot]
+        ring[slot] = raw
+        slot += 1
+        self._ring_at = 0 if slot == len(ring) else slot
+        averaged = self._averaged
+        if averaged < len(ring):
+            averaged = self._averaged = averaged + 1
+        average = self._average / averaged
+        score = 0.0
+        warmup = self._warmup
+        if n > warmup:
+            if n == warmup + 1 or n % s.reestimate == 0:
+                self._estimate()
+            center, spread = self._distribution
+            reflected = average if average >= center else 2.0 * center - average
+            tail = 0.5 * math.erfc((reflected - center) / spread / _SQRT2)
+            red = 1.0 - s.red
+            filtered = tail
+            if tail <= red and self._previous_tail <= red:
+                filtered = 1.0 - s.yellow  # still red: not a new alarm
+            self._previous_tail = tail
+            score = log_score(1.0 - filtered)
+        alpha = 1.0 / n
+        if alpha < self._forget:
+            alpha = self._forget
+        delta = value - self._value_mean
+        self._value_mean += alpha * delta
+        self._value_var = (1.0 - alpha) * (self._value_var + alpha * delta * delta)
+        if n > s.learning:
+            count = self._lik_count = self._lik_count + 1
+            alpha = 1.0 / count
+            if alpha < self._forget:
+                alpha = self._forget
+            delta = average - self._lik_mean
+            self._lik_mean += alpha * delta
+            self._lik_var = (1.0 - alpha) * (self._lik_var + alpha * delta * delta)
         # -- range: beyond everything seen, by more than the tolerance
-        span = self._high - self._low
-        if n > s.spatial_warmup and span > 0.0:
-            margin = span * s.spatial_tolerance
-            if value > self._high + margin or value < self._low - margin:
-                score, reason = 1.0, "beyond the range seen so far"
-        if value < self._low:
+        low, high = self._low, self._high
+        if n > s.spatial_warmup and high > low:
+            margin = (high - low) * s.spatial_tolerance
+            if value > high + margin or value < low - margin:
+                score, why = 1.0, _RANGE
+        if value < low:
             self._low = value
-        if value > self._high:
+        elif value > high:
             self._high = value
         # -- shape: a window unlike any the series has drawn, with a value it finds surprising
         novelty = self._shape.update(value)
         if raw > self._stride_raw:
             self._stride_raw = raw
-        if n % self._shape.stride == 0:
+        if novelty > 0.0 or n % self._stride == 0:
             if novelty > 0.0 and self._stride_raw >= s.shape_corroboration:
                 shape_score = novelty / (novelty + s.shape_evidence)
                 if shape_score > score:
-                    score = shape_score
-                    reason = f"unusual shape of the last {self._shape_span} points"
+                    score, why = shape_score, _SHAPE
             self._stride_raw = 0.0
         # -- one problem, one alarm
         alarm = False
@@ -240,77 +354,7 @@ class SeriesDetector:
         elif score >= s.alarm:
             alarm = True
             self._quiet = s.rest
-        return Detection(score, alarm, evidence, reason)
-
-    def _surprise(
-        self, value: float, timestamp: datetime | float | None, n: int
-    ) -> tuple[float, str]:
-        """Decades of improbability of the level (or the hour's level) and of the step."""
-        s = self.settings
-        z = _z(value, self._mean, self._var)
-        reason = "unusual level"
-        if timestamp is not None:
-            hour = _hour(timestamp)
-            bucket = self._season.get(hour)
-            if bucket is None:
-                self._season[hour] = [1.0, value, 0.0]
-            else:
-                if bucket[0] >= s.season_min:
-                    z = _z(value, bucket[1], bucket[2])
-                    reason = "unusual level for the hour of day"
-                bucket[0] += 1.0
-                alpha = max(s.season_alpha, 1.0 / bucket[0])
-                delta = value - bucket[1]
-                bucket[1] += alpha * delta
-                bucket[2] = (1.0 - alpha) * (bucket[2] + alpha * delta * delta)
-        step = value - self._previous
-        z_step = _z(step, self._delta_mean, self._delta_var)
-        if z_step > z:
-            z, reason = z_step, "sudden change"
-        alpha = max(s.baseline_alpha, 1.0 / n)
-        delta = value - self._mean
-        self._mean += alpha * delta
-        self._var = (1.0 - alpha) * (self._var + alpha * delta * delta)
-        delta = step - self._delta_mean
-        self._delta_mean += alpha * delta
-        self._delta_var = (1.0 - alpha) * (self._delta_var + alpha * delta * delta)
-        self._previous = value
-        return _tail_decades(z), reason
-
-    def _likelihood(self, value: float, raw: float, n: int) -> float:
-        """How unlikely the recent average surprise is, given this series' history of it."""
-        s = self.settings
-        slot = self._ring_at
-        self._average += raw - self._ring[slot]
-        self._ring[slot] = raw
-        self._ring_at = (slot + 1) % s.average
-        self._averaged = min(self._averaged + 1, s.average)
-        average = self._average / self._averaged
-        likelihood = 0.5
-        if n > s.warmup:
-            if n == s.warmup + 1 or n % s.reestimate == 0:
-                self._estimate()
-            mean, std = self._distribution
-            reflected = average if average >= mean else 2.0 * mean - average
-            tail = 0.5 * math.erfc((reflected - mean) / std / _SQRT2)
-            red = 1.0 - s.red
-            filtered = tail
-            if tail <= red and self._previous_tail <= red:
-                filtered = 1.0 - s.yellow  # still red: not a new alarm
-            self._previous_tail = tail
-            likelihood = 1.0 - filtered
-        # learn the distribution of the average (after the learning period) and of values
-        alpha = max(1.0 / n, 1.0 / s.memory)
-        delta = value - self._value_mean
-        self._value_mean += alpha * delta
-        self._value_var = (1.0 - alpha) * (self._value_var + alpha * delta * delta)
-        if n > s.learning:
-            self._lik_count += 1
-            alpha = max(1.0 / self._lik_count, 1.0 / s.memory)
-            delta = average - self._lik_mean
-            self._lik_mean += alpha * delta
-            self._lik_var = (1.0 - alpha) * (self._lik_var + alpha * delta * delta)
-        return likelihood
+        return score, alarm, evidence, why
 
     def _estimate(self) -> None:
         """Refresh the distribution the recent surprise is judged against (every

@@ -43,25 +43,46 @@ _ROOT_HALF = math.sqrt(0.5)
 
 
 def haar(values: list[float]) -> list[float]:
-    """Full Haar decomposition of ``values`` (a power of two long, scaled to [0, 1] first),
-    itself scaled to [0, 1]: the shape of the window whatever its level and height."""
+    """Full Haar decomposition of ``values`` (a power of two long, less their minimum),
+    scaled to [0, 1]: the shape of the window whatever its level and height (a positive
+    scale of the input cancels in the final scaling)."""
     low = min(values)
-    span = max(values) - low
-    if span <= 0.0:
+    if max(values) <= low:
         return [0.0] * len(values)
-    out = [(v - low) / span for v in values]
-    size = len(out)
-    while size > 1:
-        evens, odds = out[0:size:2], out[1:size:2]
-        half = size >> 1
-        out[half:size] = [(a - b) * _ROOT_HALF for a, b in zip(evens, odds, strict=True)]
-        out[:half] = [(a + b) * _ROOT_HALF for a, b in zip(evens, odds, strict=True)]
-        size = half
+    if len(values) == 8:  # the default window, unrolled
+        a, b, c, d, e, f, g, h = (v - low for v in values)
+        s1, s2, s3, s4 = (
+            (a + b) * _ROOT_HALF,
+            (c + d) * _ROOT_HALF,
+            (e + f) * _ROOT_HALF,
+            (g + h) * _ROOT_HALF,
+        )
+        t1, t2 = (s1 + s2) * _ROOT_HALF, (s3 + s4) * _ROOT_HALF
+        out = [
+            (t1 + t2) * _ROOT_HALF,
+            (t1 - t2) * _ROOT_HALF,
+            (s1 - s2) * _ROOT_HALF,
+            (s3 - s4) * _ROOT_HALF,
+            (a - b) * _ROOT_HALF,
+            (c - d) * _ROOT_HALF,
+            (e - f) * _ROOT_HALF,
+            (g - h) * _ROOT_HALF,
+        ]
+    else:
+        out = [v - low for v in values]
+        size = len(out)
+        while size > 1:
+            evens, odds = out[0:size:2], out[1:size:2]
+            half = size >> 1
+            out[half:size] = [(x - y) * _ROOT_HALF for x, y in zip(evens, odds, strict=True)]
+            out[:half] = [(x + y) * _ROOT_HALF for x, y in zip(evens, odds, strict=True)]
+            size = half
     low = min(out)
     span = max(out) - low
     if span <= 0.0:
         return [0.0] * len(out)
-    return [(v - low) / span for v in out]
+    scale = 1.0 / span
+    return [(v - low) * scale for v in out]
 
 
 class ShapeMemory:
@@ -77,11 +98,13 @@ class ShapeMemory:
         "_block_low",
         "_block_sum",
         "_boxes",
+        "_coded",
         "_common",
         "_count",
-        "_energy",
         "_fast",
         "_high",
+        "_inverse_energy",
+        "_inverse_norm",
         "_last_alarm",
         "_last_alarm_similarity",
         "_last_novel",
@@ -93,7 +116,6 @@ class ShapeMemory:
         "_median_below",
         "_median_counts",
         "_median_total",
-        "_norm",
         "_recent",
         "_sim_count",
         "_sim_mean",
@@ -133,8 +155,9 @@ class ShapeMemory:
         # boxes are columns (one row per coordinate: shape, levels, then their complements)
         self._boxes = np.empty((4 * s.shape_window, 16), dtype=np.float32)
         self._common = np.empty_like(self._boxes)
-        self._norm = np.empty(16, dtype=np.float32)
-        self._energy = np.empty(16, dtype=np.float32)
+        self._coded = np.empty(4 * s.shape_window, dtype=np.float32)
+        self._inverse_norm = np.empty(16, dtype=np.float32)
+        self._inverse_energy = np.empty(16, dtype=np.float32)
         self._used = np.empty(16)
         self._size = 0
         self._upper = self._lower = s.shape_vigilance
@@ -222,38 +245,51 @@ class ShapeMemory:
     def _resonate(self, features: list[float]) -> float:
         """Present one window to the memory, learn it, and return its best similarity
         (which also feeds the statistics the vigilances follow)."""
-        coded = np.array(features + [1.0 - f for f in features], dtype=np.float32)
+        coded = self._coded
+        half = len(features)
+        coded[:half] = features
+        np.subtract(1.0, coded[:half], out=coded[half:])
         size = self._size
         if size == 0:
             self._store(coded)
             return 1.0
-        boxes = self._boxes[:, :size]
         common = self._common[:, :size]
-        np.minimum(boxes, coded[:, None], out=common)
-        first, last = len(features) - 1, 2 * len(features) - 1  # the current level, complement
-        subset = common.sum(axis=0)
-        subset /= self._norm[:size]
+        np.minimum(self._boxes[:, :size], coded[:, None], out=common)
+        first, last = half - 1, 2 * half - 1  # the current level and its complement
+        similarity = common.sum(axis=0)
+        similarity *= self._inverse_norm[:size]
+        cube = similarity * similarity
+        similarity *= cube
         energy = common[first] + common[last]
-        energy /= self._energy[:size]
+        energy *= self._inverse_energy[:size]
         energy *= energy
-        similarity = subset * subset
-        similarity *= subset
         similarity *= energy
         best = int(similarity.argmax())
         top = float(similarity[best])
         if top >= self._upper:
             grown = np.flatnonzero(similarity >= self._upper)
-            learnt = common[:, grown]
-            boxes[:, grown] = learnt
-            self._norm[grown] = np.maximum(learnt.sum(axis=0), 1e-3)
-            self._energy[grown] = np.maximum(learnt[first] + learnt[last], 1e-9)
-            self._used[grown] = self._steps
+            if len(grown) == 1:  # only the best box resonates
+                self._learn_box(best, common[:, best])
+            else:  # fast learning: each box shrinks to what it shares with the window
+                learnt = common[:, grown]
+                self._boxes[:, grown] = learnt
+                self._inverse_norm[grown] = 1.0 / np.maximum(learnt.sum(axis=0), 1e-3)
+                self._inverse_energy[grown] = 1.0 / np.maximum(learnt[first] + learnt[last], 1e-9)
+                self._used[grown] = self._steps
         else:
             self._store(coded)
         self._sim_count += 1
         self._sim_mean += (top - self._sim_mean) / self._sim_count
         self._recent.append(top)
         return top
+
+    def _learn_box(self, index: int, learnt: np.ndarray) -> None:
+        """Fast learning: the box shrinks to what it shares with the window (it grows)."""
+        self._boxes[:, index] = learnt
+        half = len(learnt) // 2
+        self._inverse_norm[index] = 1.0 / max(float(learnt.sum()), 1e-3)
+        self._inverse_energy[index] = 1.0 / max(float(learnt[half - 1] + learnt[-1]), 1e-9)
+        self._used[index] = self._steps
 
     def _store(self, coded: np.ndarray) -> None:
         slot = self._size
@@ -264,8 +300,8 @@ class ShapeMemory:
                 self._grow()
         half = len(coded) // 2
         self._boxes[:, slot] = coded
-        self._norm[slot] = max(float(coded.sum()), 1e-3)
-        self._energy[slot] = max(float(coded[half - 1] + coded[-1]), 1e-9)
+        self._inverse_norm[slot] = 1.0 / max(float(coded.sum()), 1e-3)
+        self._inverse_energy[slot] = 1.0 / max(float(coded[half - 1] + coded[-1]), 1e-9)
         self._used[slot] = self._steps
         if slot == self._size:
             self._size += 1
@@ -275,7 +311,7 @@ class ShapeMemory:
         boxes = np.empty((self._boxes.shape[0], width), dtype=np.float32)
         boxes[:, : self._size] = self._boxes[:, : self._size]
         self._boxes, self._common = boxes, np.empty_like(boxes)
-        for name in ("_norm", "_energy", "_used"):
+        for name in ("_inverse_norm", "_inverse_energy", "_used"):
             old = getattr(self, name)
             new = np.empty(width, dtype=old.dtype)
             new[: self._size] = old[: self._size]
