@@ -70,7 +70,7 @@ class DetectorSettings:
     shape_quiet: int = 12
     shape_breakthrough: float = 0.7
     shape_breakthrough_masked: float = 0.9
-    shape_capacity: int = 1024
+    shape_capacity: int = 256
     shape_evidence: float = 0.3
     shape_corroboration: float = 0.3
 
@@ -213,6 +213,12 @@ class SeriesDetector:
     def score(self, value: float, timestamp: datetime | float | None = None) -> float:
         """The point's score in [0, 1] (0.5 is the alarm level)."""
         return self._step(value, timestamp)[0]
+
+    def step(self, value: float, timestamp: datetime | float | None = None) -> tuple[float, bool]:
+        """The point's score and whether it raises an alarm, without the reason (for bulk
+        scoring: the same computation as :meth:`update`)."""
+        score, alarm, _, _ = self._step(value, timestamp)
+        return score, alarm
 
     def update(self, value: float, timestamp: datetime | float | None = None) -> Detection:
         score, alarm, evidence, why = self._step(value, timestamp)
