@@ -250,28 +250,32 @@ def main() -> None:
 
     # -- what each idea added (threshold fixed in advance, 0.5)
     off = {"shape_corroboration": 2.0}  # no raw surprise reaches 2: no shape alarm
+    # no raw surprise to speak of, no range alarm: only shapes, uncorroborated
+    alone = replace(settings, evidence_scale=1e12, spatial_tolerance=1e9, shape_corroboration=0.0)
     ablations: list[tuple[str, Detect]] = [
         (
             "value likelihood + range, every point's score (the previous detector and bench)",
-            sentier(replace(settings, rest=20, **off), alarms=False),
+            sentier(replace(settings, **off), alarms=False),
         ),
         (
-            "+ one detection per episode (its alarms only, 20 points of rest)",
-            sentier(replace(settings, rest=20, **off)),
+            "+ one detection per episode (alarms only, then quiet for a tenth of the probation)",
+            sentier(replace(settings, **off)),
         ),
-        ("+ 30 points of rest after any alarm", sentier(replace(settings, **off))),
         (
             "+ shape memory, every novel shape an alarm",
             sentier(replace(settings, shape_corroboration=0.0)),
         ),
-        ("+ a surprising value needed in the shape's last stride (sentier)", sentier(settings)),
+        (
+            "+ a surprising value needed in the shape's last stride (sentier)",
+            sentier(settings),
+        ),
+        (
+            "  sentier without the break-through of a much stronger alarm while resting",
+            sentier(replace(settings, rest_breakthrough=10.0)),
+        ),
         (
             "  shape memory alone (likelihood and range off)",
-            sentier(
-                replace(
-                    settings, evidence_scale=1e12, spatial_tolerance=1e9, shape_corroboration=0.0
-                )
-            ),
+            sentier(alone),
         ),
         (
             "  sentier with 600 points of probation for every file (not NAB's)",

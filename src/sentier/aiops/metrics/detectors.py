@@ -1,6 +1,6 @@
-"""Streaming anomaly detection on univariate series: a point in, a score out, O(1) memory.
+"""Streaming anomaly detection on univariate series: a point in, a score out, bounded memory.
 
-Three views of each point, all constant-time and constant-memory:
+Four views of each point, all constant-time per point and bounded in memory:
 
 - *Surprise* (the raw score): how improbable the value is against a slow exponentially-
   weighted mean and variance, or, once timestamps have filled an hour-of-day bucket,
@@ -14,11 +14,23 @@ Three views of each point, all constant-time and constant-memory:
   alarming; a quiet one alarms on a small but sustained change. Only the first point of a
   run of "red" likelihoods counts as red (NuPIC's filter), so one episode gives one alarm.
 - *Range*: a value beyond everything seen so far by more than ``spatial_tolerance`` of the
-  range is an anomaly at once (Numenta's "spatial anomaly" of its NAB detector).
+  range is an anomaly at once (Numenta's "spatial anomaly" of its NAB detector), scored
+  from 0.5 at the tolerance to 1 a whole range beyond.
+- *Shape* (``shapes.py``): whether the last few dozen points draw a shape this series has
+  never drawn (an adaptive-resonance memory of strided windows, after ARTime). A novel shape
+  alarms only if one point of its last stride is itself somewhat surprising (raw score at
+  least ``shape_corroboration``): on steady noise, random windows are "new" now and then.
 
 The score is ``log(1 - likelihood) / log(1e-10)``, in [0, 1]: 0.5 is a likelihood of
-0.99999 (one chance in 100,000, the alarm level, fixed in advance), and a range anomaly is 1.
-Nothing is scored during the warm-up. Defaults are data (``detector-defaults.yaml``).
+0.99999 (one chance in 100,000, the alarm level, fixed in advance); range and shape scores
+are on the same scale (0.5 at their own alarm level). One problem, one alarm: after an
+alarm, none for ``rest_share`` of the probation, unless a score beats the resting alarm's by
+``rest_breakthrough`` (a record followed by a real spike: both are reported).
+
+The *probation* is the number of points the detector learns from before its shape memory
+speaks (NAB gives each detector its file's probationary period, 15% of the file); its
+stride, learnt range and rest follow it. Nothing is scored during the warm-up. Defaults are
+data (``detector-defaults.yaml``).
 """
 
 from __future__ import annotations
@@ -58,7 +70,8 @@ class DetectorSettings:
     spatial_warmup: int = 100
     flat_variance: float = 1.5e-5
     alarm: float = 0.5
-    rest: int = 30
+    rest_share: float = 0.1
+    rest_breakthrough: float = 0.3
     probation: int = 600
     shape_strides: int = 104
     shape_window: int = 8
@@ -86,7 +99,29 @@ class DetectorSettings:
             raise AIOpsError(f"bad detector settings: {error}") from error
         if settings.average < 1 or settings.memory < 1 or not 0.0 < settings.alarm <= 1.0:
             raise AIOpsError("bad detector settings: average and memory >= 1, 0 < alarm <= 1")
+        settings._check_shapes()
         return settings
+
+    def _check_shapes(self) -> None:
+        """Bounds of the probation and the shape memory (its size is memory per series)."""
+        window = self.shape_window
+        bounds = (
+            ("probation", 1 <= self.probation <= 1_000_000, "between 1 and 1,000,000"),
+            ("rest_share", 0.0 <= self.rest_share <= 1.0, "between 0 and 1"),
+            ("rest_breakthrough", self.rest_breakthrough >= 0.0, "0 or more"),
+            ("shape_strides", 1 <= self.shape_strides <= self.probation, "between 1 and probation"),
+            ("shape_window", 2 <= window <= 64 and window & (window - 1) == 0, "2, 4, ... 64"),
+            ("shape_levels", 1 <= self.shape_levels <= 1000, "between 1 and 1,000"),
+            ("shape_capacity", 1 <= self.shape_capacity <= 4096, "between 1 and 4,096"),
+            ("shape_deadband", 0.0 <= self.shape_deadband <= 1.0, "between 0 and 1"),
+            ("shape_vigilance", 0.0 < self.shape_vigilance <= 1.0, "in (0, 1]"),
+            ("shape_rise", 0.0 <= self.shape_rise <= 1.0, "between 0 and 1"),
+            ("shape_fall", 0.0 <= self.shape_fall <= 1.0, "between 0 and 1"),
+            ("shape_evidence", self.shape_evidence > 0.0, "above 0"),
+        )
+        for name, ok, expected in bounds:
+            if not ok:
+                raise AIOpsError(f"bad detector settings: {name} must be {expected}", field=name)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,6 +194,8 @@ class SeriesDetector:
         "_previous",
         "_previous_tail",
         "_quiet",
+        "_rest",
+        "_rest_score",
         "_ring",
         "_ring_at",
         "_season",
@@ -182,6 +219,9 @@ class SeriesDetector:
         self._stride = self._shape.stride
         self._stride_raw = 0.0  # the most surprising value of the current stride
         self._warmup = self.settings.warmup
+        # one problem, one alarm: quiet for a share of the probation (of a NAB file's length)
+        self._rest = round(self.settings.rest_share * self._shape.probation)
+        self._rest_score = 0.0
         self._forget = 1.0 / self.settings.memory
         self._count = 0
         self._mean = 0.0
@@ -338,7 +378,9 @@ class SeriesDetector:
         if n > s.spatial_warmup and high > low:
             margin = (high - low) * s.spatial_tolerance
             if value > high + margin or value < low - margin:
-                score, why = 1.0, _RANGE
+                # graded by how far beyond: 0.5 at the tolerance, 1 at a whole range beyond
+                beyond = (value - high if value > high else low - value) / (high - low)
+                score, why = min(1.0, 0.5 + 0.5 * beyond), _RANGE
         if value < low:
             self._low = value
         elif value > high:
@@ -353,13 +395,18 @@ class SeriesDetector:
                 if shape_score > score:
                     score, why = shape_score, _SHAPE
             self._stride_raw = 0.0
-        # -- one problem, one alarm
+        # -- one problem, one alarm (unless a much stronger one comes while resting)
         alarm = False
         if self._quiet > 0:
             self._quiet -= 1
+            if score >= s.alarm and score >= self._rest_score + s.rest_breakthrough:
+                alarm = True
+                self._quiet = self._rest
+                self._rest_score = score
         elif score >= s.alarm:
             alarm = True
-            self._quiet = s.rest
+            self._quiet = self._rest
+            self._rest_score = score
         return score, alarm, evidence, why
 
     def _estimate(self) -> None:

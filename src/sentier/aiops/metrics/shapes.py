@@ -1,9 +1,13 @@
 """Novelty of a series' recent shape: a fuzzy adaptive-resonance memory of short windows.
 
 The value detector (``detectors.py``) asks how improbable each point is; this one asks
-whether the last few dozen points draw a shape the series has never drawn. It is the idea of
-ARTime (Mark Hampton's NAB detector, built on Carpenter and Grossberg's adaptive resonance
-theory), written anew here with its own vigilance rule; constants were chosen on half of NAB.
+whether the last few dozen points draw a shape the series has never drawn. It follows the
+design of ARTime (Mark Hampton's NAB detector, on Carpenter and Grossberg's fuzzy adaptive
+resonance theory and dual-vigilance ART): strided extremes, levels snapped to the median,
+level and Haar features, the similarity below, alarms at the onset of novelty. The code is
+written anew (ARTime is AGPL: none of it is copied), with a vigilance rule of its own and
+without ARTime's look at each file's minimum and maximum; its constants started from
+ARTime's and were checked or chosen on the tuning half of NAB (``bench/nab.py``).
 
 - *Strides*: the series is cut into strides of ``stride`` points; each stride keeps its most
   extreme value (the one farthest from a fast running mean), so a one-point spike survives.
@@ -24,7 +28,9 @@ theory), written anew here with its own vigilance rule; constants were chosen on
   or one much less familiar than the last alarm (``breakthrough``). Its evidence is how far
   below the lower vigilance the similarity fell: ``(lower - s) / (1 - s)``.
 
-Memory is bounded by ``capacity`` boxes (the least recently resonating is replaced).
+Memory is bounded by ``capacity`` boxes (the least recently resonating is replaced): 256
+boxes of 32 numbers by default, 64 KiB per series with the scratch space. Cost: a few numpy
+operations once per stride (one stride is ``probation / strides`` points, 5 by default).
 """
 
 from __future__ import annotations
