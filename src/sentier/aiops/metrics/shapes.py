@@ -29,8 +29,8 @@ ARTime's and were checked or chosen on the tuning half of NAB (``bench/nab.py``)
   below the lower vigilance the similarity fell: ``(lower - s) / (1 - s)``.
 
 Memory is bounded by ``capacity`` boxes (the least recently resonating is replaced): 256
-boxes of 32 numbers by default, 64 KiB per series with the scratch space. Cost: a few numpy
-operations once per stride (one stride is ``probation / strides`` points, 5 by default).
+boxes of 32 numbers by default, about 70 KiB per series with the scratch space. Cost: a few
+numpy operations once per stride (one stride is ``probation / strides`` points, 5 by default).
 """
 
 from __future__ import annotations
