@@ -9,15 +9,22 @@ Three servers on one PostgreSQL, killed with -9 every 30 s, the database restart
   server that lived on: its failure could not be recorded while the database was down, the
   exception was lost in the executor, and only a *restarting* server fails stale jobs. Jobs
   now wait the restart out: the ingestion is done again, the outcome recorded once the
-  database answers.
+  database answers;
+- FinOps showback answered 500 (DuckDB "No files found") when another server's ingestion
+  replaced a slice between the report's reading of the manifest and of the files: replaced
+  files are now retired, removed by a later commit after a grace period;
+- a connection dropped by the restart after a request's answer had gone out made the
+  session's final rollback raise ("Caught handled exception, but response already started").
 """
 
 from __future__ import annotations
 
 import socket
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import psycopg
@@ -275,9 +282,7 @@ def test_a_billing_job_records_its_outcome_once_the_database_answers(
     assert job.summary is not None and job.summary["files"][0]["status"] == "quarantined"
 
 
-def test_a_job_is_started_once_the_database_answers(
-    sqlite_engine: Engine, tmp_path: Path
-) -> None:
+def test_a_job_is_started_once_the_database_answers(sqlite_engine: Engine, tmp_path: Path) -> None:
     source_id = _source(sqlite_engine, tmp_path / "catalog")
     failed = fail_once(sqlite_engine, "UPDATE ingest_jobs", "started_at")
     job = _job(sqlite_engine, jobs.enqueue(source_id, "test", run_inline=True))
@@ -319,3 +324,44 @@ def test_a_report_still_reads_the_files_of_the_manifest_it_listed(
     assert set(listed) <= set(removed)
     assert not any(path.exists() for path in listed)
     assert all(path.exists() for path in now + dataset.files("lines"))
+
+
+# -- the end of a request after the database dropped its connection ----------------------------
+
+
+def test_a_connection_dropped_after_the_answer_does_not_break_the_request(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request's session is rolled back once the answer has gone out; a PostgreSQL restart
+    in between made that rollback raise, and the error reached the server after the response
+    had started ("Caught handled exception, but response already started")."""
+    from sentier.config import get_settings
+    from sentier.store import get_engine
+
+    monkeypatch.setenv("SENTIER_DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    engine = get_engine(postgres_url)
+    with session_scope(engine) as session:
+        token = auth.create_token(session, name="reader-pg", role="viewer").secret
+    dropped: list[int] = []
+    do_rollback = engine.dialect.do_rollback
+
+    def restart_meanwhile(connection: Any) -> None:
+        # The restart happens while the answer goes out: it meets the rollback that ends the
+        # request's session (the dependency's exit), not the requests's own work.
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None and not (
+            frame.f_code.co_name == "_close" and frame.f_code.co_filename.endswith("deps.py")
+        ):
+            frame = frame.f_back
+        if frame is not None and not dropped:
+            dropped.append(1)
+            raise psycopg.OperationalError("consuming input failed: server closed the connection")
+        do_rollback(connection)
+
+    app = create_app(background=False)  # no dispatcher to meet the failure first
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        monkeypatch.setattr(engine.dialect, "do_rollback", restart_meanwhile)
+        answer = client.get("/api/v1/entities", headers={"Authorization": f"Bearer {token}"})
+        monkeypatch.setattr(engine.dialect, "do_rollback", do_rollback)
+    assert dropped and answer.status_code == 200
