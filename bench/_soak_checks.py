@@ -314,6 +314,22 @@ def log_findings(logs: Path) -> Counter[str]:
     return found
 
 
+# The exceptions a database restart leaves in the logs (the dispatcher and the alert consumer
+# log them and retry; the API answers 503): anything else is a finding.
+RESTART_TRACES = ("OperationalError", "AdminShutdown", "InvalidatePoolError", "InterfaceError")
+
+
+def check_logs(findings: Counter[str]) -> Check:
+    other = {line: n for line, n in findings.items() if not any(t in line for t in RESTART_TRACES)}
+    restart = sum(findings.values()) - sum(other.values())
+    return Check(
+        "server logs: no traceback but the database restart's",
+        not other,
+        "; ".join(f"{n}× {line[:100]}" for line, n in other.items())
+        or f"{restart} tracebacks, all connection failures during the restart",
+    )
+
+
 def percentile(values: list[float], q: int) -> float:
     if len(values) < 2:
         return values[0] if values else 0.0

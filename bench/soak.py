@@ -60,6 +60,7 @@ from _soak_checks import (
     check_events,
     check_focus,
     check_jobs,
+    check_logs,
     log_findings,
     percentile,
     settle,
@@ -248,7 +249,9 @@ async def soak(options: Options, work: Path) -> tuple[list[Check], str]:
                 f"over {len(health):,} probes",
             )
         )
-        body = report(options, recorder, checks, delivery_rows, waits, log_findings(logs))
+        findings = log_findings(logs)
+        checks.append(check_logs(findings))
+        body = report(options, recorder, checks, delivery_rows, waits, findings)
         return checks, body
     finally:
         # What matters first: no server left running, the cluster up, the database dropped.
@@ -291,7 +294,9 @@ def report(
                                                 for c in checks]),
         "Requests by route and answer (retried elsewhere after a 5xx or a connection error):",
         table(["route", *outcomes], load),
-        "Deliveries (each subscriber fails in its own way during the load):",
+        "Deliveries (each subscriber fails in its own way during the load; *redelivered*: sent "
+        "again with the same webhook-id, at-least-once after a kill mid-batch; *refused on "
+        "purpose*: the receiver's 503s, the offline one refuses connections instead):",
         table(
             ["receiver", "events", "delivered", "redelivered", "requests", "refused on purpose",
              "bad signatures"],
@@ -299,13 +304,21 @@ def report(
         ),
     ]  # fmt: skip
     if recorder.errors:
+        groups: dict[tuple[str, int, bool, str], list[float]] = {}
+        for e in recorder.errors:
+            key = (e.route, e.status, recorder.in_pg_window(e.at), e.detail)
+            groups.setdefault(key, []).append(e.at)
         parts.append(
-            "Every 5xx:\n\n"
+            "Every 5xx, by route:\n\n"
             + table(
-                ["at (s)", "route", "status", "server", "detail"],
-                [[f"{e.at:.1f}", e.route, e.status, e.server, e.detail] for e in recorder.errors],
+                ["route", "status", "count", "at (s)", "during the restart", "detail"],
+                [
+                    [route, status, len(at), f"{min(at):.0f}–{max(at):.0f}", "yes" if inside
+                     else "**no**", detail]
+                    for (route, status, inside, detail), at in sorted(groups.items())
+                ],
             )
-        )
+        )  # fmt: skip
     if findings:
         parts.append(
             "Tracebacks in the servers' logs (last line, counted):\n\n"
@@ -365,16 +378,20 @@ def main(argv: list[str] | None = None) -> int:
         checks, body = asyncio.run(soak(options, work))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("soak: interrupted (servers stopped, database dropped)")
+        if not options.keep:
+            shutil.rmtree(work, ignore_errors=True)
         return 130
     finally:
         ensure_cluster_up()
-        if not options.keep:
-            shutil.rmtree(work, ignore_errors=True)
     if options.write:
         write_section("soak", "Soak: servers killed, database restarted (bench/soak.py)", body)
     else:
         print(body)
     failed = [c.name for c in checks if not c.ok]
+    if failed or options.keep:
+        print(f"soak: the servers' logs are in {work / 'logs'}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     print("soak: " + (f"FAILED: {'; '.join(failed)}" if failed else "every check passed"))
     return 1 if failed else 0
 
