@@ -39,6 +39,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/finops.py
 	$(BIN)/python bench/carbon.py
 	$(BIN)/python bench/conformance.py
+	# Needs root and the local PostgreSQL (restarted once) and RabbitMQ: about 6 minutes.
+	$(BIN)/python bench/soak.py
 
 	$(BIN)/python bench/detect.py
 

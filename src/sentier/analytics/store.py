@@ -7,7 +7,11 @@ billing account's month). Readers only ever read the files the manifest names, s
 
 - replacing a slice is atomic: new files are written aside, then the manifest is swapped with
   one ``os.replace`` (a crash before that leaves the previous data intact, after it the new);
-- files of an aborted or superseded write are never read, and ``vacuum`` removes them later.
+- files of an aborted or superseded write are never read, and ``vacuum`` removes them later;
+- files a commit replaced are *retired*, not deleted: a reader that listed them from the
+  previous manifest (a report under way, in this process or in another server sharing the
+  home) may still open them. A later commit removes them once ``RETIRED_GRACE_SECONDS`` have
+  passed.
 
 Writers take an exclusive lock on the dataset while they swap the manifest, so two ingestions
 of the same dataset cannot lose each other's slices.
@@ -29,6 +33,9 @@ from typing import Any
 
 MANIFEST = "_manifest.json"
 STAGING = "_staging"
+# How long files a commit replaced stay for readers of the previous manifest: longer than any
+# report takes (seconds on ten million lines).
+RETIRED_GRACE_SECONDS = 600.0
 
 
 class FactStoreError(Exception):
@@ -192,7 +199,44 @@ class Dataset:
             partitions.setdefault(period, {})[slice_id] = Slice(moved, item.rows, item.meta)
         manifest = Manifest(previous.version + 1, {p: s for p, s in partitions.items() if s})
         self._write_manifest(manifest)
+        self._remove_retired(manifest, RETIRED_GRACE_SECONDS)
         return previous
+
+    def retire(self, relatives: Iterable[str]) -> None:
+        """Files the manifest no longer names, to be removed once readers are done with them.
+
+        Their modification time becomes the moment of retirement (data files are never
+        written once they have landed); a commit after ``RETIRED_GRACE_SECONDS`` removes them.
+        """
+        now = time.time()
+        for relative in relatives:
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(self.root / relative, (now, now))
+
+    def remove_retired(self, *, older_than_seconds: float = RETIRED_GRACE_SECONDS) -> list[Path]:
+        """Remove the files of periods that the manifest does not name, retired (or written)
+        at least ``older_than_seconds`` ago; returns what went."""
+        with self.lock():
+            return self._remove_retired(self.manifest(), older_than_seconds)
+
+    def _remove_retired(self, manifest: Manifest, older_than_seconds: float) -> list[Path]:
+        referenced = {
+            relative
+            for _, _, item in manifest.slices()
+            for relatives in item.tables.values()
+            for relative in relatives
+        }
+        removed: list[Path] = []
+        deadline = time.time() - older_than_seconds
+        for directory in sorted(self.root.glob("period=*")):
+            for path in sorted(directory.iterdir()):
+                if str(path.relative_to(self.root)) in referenced:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    if path.stat().st_mtime <= deadline:
+                        path.unlink()
+                        removed.append(path)
+        return removed
 
     def restore(self, manifest: Manifest) -> None:
         """Put back a manifest returned by ``commit`` (when what followed the commit failed)."""

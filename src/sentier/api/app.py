@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sentier import __version__
@@ -87,6 +88,10 @@ def create_app(*, background: bool = True) -> FastAPI:
     app.add_exception_handler(problems.Problem, problems.handle_problem)
     app.add_exception_handler(StarletteHTTPException, problems.handle_http)
     app.add_exception_handler(RequestValidationError, problems.handle_validation)
+    # Database errors are answered where they are raised (a restart or a lock conflict is a
+    # 503, see sentier.store.retry); anything else reaches the outermost handler as a 500.
+    app.add_exception_handler(sa_exc.DBAPIError, problems.handle_unexpected)
+    app.add_exception_handler(sa_exc.TimeoutError, problems.handle_unexpected)
     app.add_exception_handler(Exception, problems.handle_unexpected)
     app.add_middleware(guards.RefuseNul)  # inside ObserveMiddleware: its 400s get the headers
     app.add_middleware(metrics.ObserveMiddleware, headers=SECURITY_HEADERS)

@@ -6,6 +6,7 @@ signed session cookie), even from localhost.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -19,9 +20,11 @@ from sentier import auth
 from sentier.api.problems import Problem
 from sentier.auth import Principal, Role
 from sentier.config import Settings, get_settings
-from sentier.store import get_engine, session_factory
+from sentier.store import get_engine, is_transient, session_factory
 from sentier.store.engine import auth_engine
+from sentier.store.retry import describe
 
+log = logging.getLogger("sentier.api")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -30,8 +33,17 @@ def settings_dep() -> Settings:
 
 
 def _close(session: Session) -> None:
-    session.rollback()
-    session.close()
+    """End the request's session. It runs once the answer has been sent, so a connection the
+    database dropped meanwhile (a restart) is no error of the request: there is nothing left
+    to roll back, and raising now would only break the connection the answer went out on."""
+    try:
+        session.rollback()
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        log.warning("closing a request's session: %s", describe(error))
+    finally:
+        session.close()
 
 
 async def db() -> AsyncIterator[Session]:

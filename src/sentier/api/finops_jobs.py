@@ -19,7 +19,7 @@ from typing import Any
 
 from sentier import liveness
 from sentier.api.problems import Problem
-from sentier.store import get_engine, session_scope
+from sentier.store import get_engine, retry_transient, session_scope
 from sentier.store.models import IngestJob
 
 ACTION = "finops.ingest"
@@ -111,26 +111,50 @@ def enqueue(
 
 
 def run(job_id: str) -> None:
+    """Run the job; like catalog jobs (``api.jobs.run``), a database restart or lock conflict
+    is waited out (the ingestion is idempotent: done again, it replaces the same slices) and
+    the outcome is recorded once the database answers, never left "running"."""
+    what = f"billing ingestion job {job_id}"
+    try:
+        request = retry_transient(lambda: _start(job_id), what=what)
+        if request is None:
+            return
+        status, error, summary = _ingest(job_id, request)
+        retry_transient(lambda: _finish(job_id, status, error, summary), what=what)
+    except Exception:
+        log.exception("%s: could not be run or recorded", what)
+        return
+    if "steering" in summary:
+        warm_up()
+
+
+def _start(job_id: str) -> dict[str, Any] | None:
+    with session_scope(get_engine()) as session:
+        job = session.get(IngestJob, job_id)
+        if job is None or job.action != ACTION:
+            return None
+        job.status, job.started_at = "running", datetime.now(UTC)
+        return dict(job.summary or {})
+
+
+def _ingest(job_id: str, request: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
     from sentier.finops import FinOpsError, ingest
     from sentier.finops.tags import plan_or_default
     from sentier.tagging import TaggingError
 
-    engine = get_engine()
-    with session_scope(engine) as session:
-        job = session.get(IngestJob, job_id)
-        if job is None or job.action != ACTION:
-            return
-        job.status, job.started_at = "running", datetime.now(UTC)
-        request = dict(job.summary or {})
     summary: dict[str, Any] = {"request": request}
     error: str | None = None
     try:
-        report = ingest(
-            engine,
-            [Path(p) for p in request.get("files", [])],
-            provider_format=str(request.get("provider_format") or "focus"),
-            tagging_plan=plan_or_default(),
-            default_currency=request.get("currency"),
+        report = retry_transient(
+            lambda: ingest(
+                get_engine(),
+                [Path(p) for p in request.get("files", [])],
+                provider_format=str(request.get("provider_format") or "focus"),
+                tagging_plan=plan_or_default(),
+                default_currency=request.get("currency"),
+            ),
+            what=f"billing ingestion job {job_id}",
+            budget_seconds=120,
         )
         result = report.as_dict()
         for item in result["files"]:
@@ -144,13 +168,15 @@ def run(job_id: str) -> None:
     except Exception as exc:
         log.exception("billing ingestion job %s failed", job_id)
         status, error = "failed", f"unexpected error: {exc.__class__.__name__}"
-    with session_scope(engine) as session:
+    return status, error, summary
+
+
+def _finish(job_id: str, status: str, error: str | None, summary: dict[str, Any]) -> None:
+    with session_scope(get_engine()) as session:
         job = session.get(IngestJob, job_id)
         if job is not None:
             job.status, job.error, job.summary = status, error, summary
             job.finished_at = datetime.now(UTC)
-    if "steering" in summary:
-        warm_up()
 
 
 def steer() -> dict[str, Any]:

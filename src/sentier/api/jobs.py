@@ -11,10 +11,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sentier import catalog, liveness
 from sentier.api import metrics
-from sentier.store import get_engine, session_scope
+from sentier.store import get_engine, retry_transient, session_scope
 from sentier.store.models import CatalogSource, IngestJob
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentier-ingest")
@@ -41,31 +42,65 @@ def enqueue(source_id: int, requested_by: str, *, run_inline: bool = False) -> s
 
 
 def run(job_id: str) -> None:
-    engine = get_engine()
-    with session_scope(engine) as session:
+    """Run the job, recording its start and its outcome whatever the database does meanwhile.
+
+    A database restart or a lock conflict (``store.is_transient``) is waited out: the
+    ingestion, one transaction and a reconciliation, is done again, and the outcome is
+    recorded once the database answers, so a server that lives on never leaves its job
+    "running" (a killed one's jobs are failed by the next server to start).
+    """
+    what = f"ingestion job {job_id}"
+    try:
+        started = retry_transient(lambda: _start(job_id), what=what)
+        if started is None:
+            return
+        name, roots = started
+        status, error, summary = _ingest(job_id, name, roots)
+        retry_transient(lambda: _finish(job_id, status, error, summary), what=what)
+    except Exception:
+        log.exception("%s: could not be run or recorded", what)
+
+
+def _start(job_id: str) -> tuple[str, list[Path]] | None:
+    """Mark the job running; its source's name and roots, or None if there is nothing to do."""
+    with session_scope(get_engine()) as session:
         job = session.get(IngestJob, job_id)
         if job is None or job.source_id is None:
-            return
+            return None
         source = session.get(CatalogSource, job.source_id)
         if source is None:
             job.status, job.error = "failed", "source no longer exists"
-            return
+            job.finished_at = datetime.now(UTC)
+            return None
         job.status, job.started_at = "running", datetime.now(UTC)
-        name, roots = source.name, [Path(p) for p in source.target.split("\n") if p]
-    started = time.perf_counter()
-    try:
+        return source.name, [Path(p) for p in source.target.split("\n") if p]
+
+
+def _ingest(
+    job_id: str, name: str, roots: list[Path]
+) -> tuple[str, str | None, dict[str, Any] | None]:
+    def ingest() -> catalog.IngestReport:
         # A pushed set is one tree (its files may name each other, nothing outside it): the
         # ingestion finds that boundary from the source itself.
-        with session_scope(engine) as session:
-            report = catalog.ingest_source(session, roots, name=name)
+        with session_scope(get_engine()) as session:
+            return catalog.ingest_source(session, roots, name=name)
+
+    started = time.perf_counter()
+    try:
+        report = retry_transient(ingest, what=f"ingestion job {job_id}", budget_seconds=120)
         status, error = ("succeeded" if report.ok else "failed"), report.failure
         summary = report.summary()
         summary["problems"] = [p.as_dict() for p in report.problems[:200]]
     except Exception as exc:
         log.exception("ingestion job %s failed", job_id)
-        status, error, summary = "failed", str(exc), None
-    metrics.INGESTION_SECONDS.observe(time.perf_counter() - started)
-    with session_scope(engine) as session:
+        return "failed", str(exc), None
+    finally:
+        metrics.INGESTION_SECONDS.observe(time.perf_counter() - started)
+    return status, error, summary
+
+
+def _finish(job_id: str, status: str, error: str | None, summary: dict[str, Any] | None) -> None:
+    with session_scope(get_engine()) as session:
         job = session.get(IngestJob, job_id)
         if job is not None:
             job.status, job.error, job.summary = status, error, summary

@@ -141,9 +141,33 @@ async def handle_validation(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, request)
 
 
+# Seconds a client is asked to wait when the database is restarting or busy.
+RETRY_AFTER_SECONDS = 2
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Any other error: a 503 if the database was unavailable or busy, else a 500.
+
+    Registered for ``Exception`` (Starlette's outermost handler, which re-raises so the server
+    logs it) and for SQLAlchemy's database errors (answered inside, logged here only).
+    """
     # The details stay in the server's log; the client gets a stable, non-revealing error.
     import logging
 
-    logging.getLogger("sentier.api").exception("unhandled error on %s", request.url.path)
+    from sentier.store import is_transient
+    from sentier.store.retry import describe
+
+    log = logging.getLogger("sentier.api")
+    if is_transient(exc):
+        # The database restarting, a lost connection, a lock or serialization conflict: the
+        # request was not at fault and may be sent again.
+        log.warning("database unavailable on %s: %s", request.url.path, describe(exc))
+        problem = Problem(
+            503,
+            "the database is unavailable or busy; retry shortly",
+            slug="database-unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+        return problem_response(problem, request)
+    log.exception("unhandled error on %s", request.url.path)
     return problem_response(Problem(500, "an unexpected error occurred"), request)

@@ -771,7 +771,8 @@ def _finish_keys(raw_paths: list[Path], target: Path, plan: TaggingPlan, cache: 
 def _remove_replaced(
     dataset: Dataset, previous: Any, replacements: dict[tuple[str, str], Slice]
 ) -> None:
-    """Delete the files of the slices this run replaced (nobody reads them any more)."""
+    """Retire the files of the slices this run replaced: a report that read the previous
+    manifest (here or in another server) may still open them; a later commit removes them."""
     if previous is None:
         return
     current = {
@@ -780,11 +781,11 @@ def _remove_replaced(
         for relatives in item.tables.values()
         for relative in relatives
     }
+    retired = []
     for period, slice_id in replacements:
         old = previous.partitions.get(period, {}).get(slice_id)
         if old is None:
             continue
         for relatives in old.tables.values():
-            for relative in relatives:
-                if relative not in current:
-                    (dataset.root / relative).unlink(missing_ok=True)
+            retired += [relative for relative in relatives if relative not in current]
+    dataset.retire(retired)

@@ -9,6 +9,7 @@ from sentier.store.engine import (
     session_scope,
 )
 from sentier.store.migrate import ensure_current, is_current, upgrade
+from sentier.store.retry import is_transient, retry_transient
 
 __all__ = [
     "bulk_insert",
@@ -17,6 +18,8 @@ __all__ = [
     "get_engine",
     "is_current",
     "is_postgresql",
+    "is_transient",
+    "retry_transient",
     "session_factory",
     "session_scope",
     "upgrade",
